@@ -1,0 +1,45 @@
+# Loomis: `make demo` (install + a painting-process video of a bundled image) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+EXTRAS ?= train,metrics,data,dev
+STAMP   = $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: install test test-all lint format demo bench clean
+
+install: $(STAMP)
+
+# constraints.txt pins torch to the CPU wheel here; see README "GPU clusters" for CUDA builds.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -c constraints.txt torch
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+test: install
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check loomis train infer dataset_tools evaluate tests bench
+	$(PY) -m ruff format --check loomis train infer dataset_tools evaluate tests bench
+
+format: install
+	$(PY) -m ruff format loomis train infer dataset_tools evaluate tests bench
+	$(PY) -m ruff check --fix loomis train infer dataset_tools evaluate tests bench
+
+demo: install
+	mkdir -p demo_out
+	$(VENV)/bin/loomis-paint "$$($(PY) -m loomis.samples grace_hopper)" --medium oil -o demo_out/demo.mp4 --sheet
+	@echo "demo: wrote demo_out/demo.mp4, demo_out/demo.mp4.json and demo_out/demo.sheet.png"
+
+bench: install
+	mkdir -p bench/results
+	$(PY) -m bench.run --out bench/results
+
+clean:
+	rm -rf demo_out .pytest_cache

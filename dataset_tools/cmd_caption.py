@@ -1,0 +1,12 @@
+"""``loomis-data caption``: not yet built (issue 3)."""
+
+from loomis.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("caption", help="not yet built (issue 3)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    raise InputError("loomis-data caption is not yet built (issue 3)")

@@ -1,0 +1,12 @@
+"""``loomis-data inspect``: not yet built (issue 3)."""
+
+from loomis.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("inspect", help="not yet built (issue 3)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    raise InputError("loomis-data inspect is not yet built (issue 3)")

@@ -1,0 +1,1 @@
+"""Process metrics (Perceptual Distance Profile, Inverse Painting's metrics, distances)."""

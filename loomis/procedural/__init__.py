@@ -1,0 +1,1 @@
+"""The weight-free procedural painter (stroke-based painting processes)."""
