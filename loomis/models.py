@@ -1,0 +1,228 @@
+"""Resolving, building and loading Wan 2.1 I2V models (one place for weights).
+
+``resolve_model("tiny" | "wan2.1-i2v-14b-480p" | DIR | hub id)`` says where a model comes from;
+``load_pipeline`` returns a diffusers ``WanImageToVideoPipeline``. ``tiny`` is built from the same
+classes with random weights (deterministic per seed) and can be written to disk as a Diffusers
+directory (``save_tiny``) that loads back exactly like the released model. Nothing is downloaded
+unless the user names a hub id (or a spec whose weights are not local) and the network is there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from loomis.errors import InputError
+from loomis.specs import SPECS, ModelSpec, get_spec
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise InputError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model comes from: ``kind`` is "tiny" (built in memory), "dir" or "hub"."""
+
+    kind: str
+    spec: ModelSpec | None
+    location: str | None  # directory or hub id
+    label: str  # what to record in sidecars and LoRA metadata
+
+    @property
+    def spec_name(self) -> str:
+        return self.spec.name if self.spec else "custom"
+
+
+def resolve_model(name_or_path: str) -> ResolvedModel:
+    """``tiny`` → built; a spec name → its env var's directory, the local HF cache, or (online) the
+    hub; an existing directory → that directory; ``owner/name`` → hub id. Anything else → InputError."""
+    if name_or_path == "tiny":
+        return ResolvedModel("tiny", SPECS["tiny"], None, "tiny")
+    if name_or_path in SPECS:
+        spec = get_spec(name_or_path)
+        env = os.environ.get(spec.env_var or "", "")
+        if env:
+            path = Path(env).expanduser()
+            _check_diffusers_dir(path, hint=f"${spec.env_var}")
+            return ResolvedModel("dir", spec, str(path), spec.name)
+        cached = _hf_cached(spec.hub_id)
+        if cached:
+            return ResolvedModel("dir", spec, cached, spec.name)
+        if _offline():
+            raise InputError(
+                f"weights for {spec.name} not found locally: set {spec.env_var}=DIR (Diffusers layout) "
+                f"or pass --model DIR"
+            )
+        return ResolvedModel("hub", spec, spec.hub_id, spec.name)
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        _check_diffusers_dir(path, hint="--model")
+        return ResolvedModel("dir", _guess_spec(path), str(path), str(path))
+    if "/" in name_or_path and not name_or_path.startswith((".", "/")) and name_or_path.count("/") == 1:
+        return ResolvedModel("hub", None, name_or_path, name_or_path)
+    raise InputError(
+        f"model {name_or_path!r} is neither a known spec ({', '.join(SPECS)}) nor an existing directory"
+    )
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+
+
+def _hf_cached(hub_id: str | None) -> str | None:
+    if not hub_id:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(hub_id, local_files_only=True)
+    except Exception:  # not in the cache (several exception types depending on hub version)
+        return None
+
+
+def _check_diffusers_dir(path: Path, hint: str) -> None:
+    if not path.is_dir():
+        raise InputError(f"model path {path} (from {hint}) is not a directory")
+    if not (path / "model_index.json").exists():
+        raise InputError(f"{path} is not a Diffusers-layout model directory (no model_index.json)")
+
+
+def _guess_spec(path: Path) -> ModelSpec | None:
+    """Match a directory's transformer config against the spec table (for metadata only)."""
+    import json
+
+    cfg_file = path / "transformer" / "config.json"
+    if not cfg_file.exists():
+        return None
+    cfg = json.loads(cfg_file.read_text())
+    for spec in SPECS.values():
+        keys = ("num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim")
+        if all(cfg.get(k) == spec.transformer[k] for k in keys):
+            return spec
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# building components from a spec (random weights)
+# --------------------------------------------------------------------------------------------
+def build_transformer(spec: ModelSpec, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+    """The spec's ``WanTransformer3DModel`` with random weights (``device="meta"`` allocates none)."""
+    from diffusers import WanTransformer3DModel
+
+    with torch.device(device):
+        model = WanTransformer3DModel(**dict(spec.transformer))
+    return model.to(dtype=dtype) if device != "meta" and dtype != torch.float32 else model
+
+
+def build_tokenizer(max_length: int = 512):
+    """An offline byte-level tokenizer (ids 3..258 = bytes, 0 pad, 1 eos, 2 unk) for ``tiny``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    for ch in sorted(alphabet):
+        vocab[ch] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=max_length
+    )
+
+
+def build_tiny_components(seed: int = 0) -> dict:
+    """All components of the ``tiny`` pipeline, random weights, deterministic for ``seed``."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+
+    spec = SPECS["tiny"]
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(**dict(spec.vae))
+    torch.manual_seed(seed + 1)
+    text_encoder = UMT5EncoderModel(UMT5Config(**dict(spec.text_encoder)))
+    torch.manual_seed(seed + 2)
+    image_encoder = CLIPVisionModel(CLIPVisionConfig(**dict(spec.image_encoder)))
+    torch.manual_seed(seed + 3)
+    transformer = build_transformer(spec)
+    size = spec.image_size
+    return {
+        "transformer": transformer,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": build_tokenizer(spec.max_sequence_length),
+        "image_encoder": image_encoder,
+        "image_processor": CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}),
+        "scheduler": make_scheduler(spec.flow_shift),
+    }
+
+
+def make_scheduler(flow_shift: float):
+    """The Wan 2.1 sampler: UniPC in flow-prediction mode with a shifted sigma schedule."""
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=flow_shift
+    )
+
+
+def save_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write the ``tiny`` model as a Diffusers directory (loads back like the released model)."""
+    from loomis.io import atomic_dir
+
+    path = Path(path)
+    pipe = build_tiny_pipeline(seed)
+    with atomic_dir(path) as tmp:
+        pipe.save_pretrained(tmp, safe_serialization=True)
+    return path
+
+
+def build_tiny_pipeline(seed: int = 0, dtype: torch.dtype = torch.float32):
+    from diffusers import WanImageToVideoPipeline
+
+    pipe = WanImageToVideoPipeline(**build_tiny_components(seed))
+    return pipe.to(dtype=dtype) if dtype != torch.float32 else pipe
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------
+def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat16, seed: int = 0):
+    """A ``WanImageToVideoPipeline`` for ``model``. The transformer and text encoder take ``dtype``;
+    the VAE and CLIP image encoder stay float32 (as the Wan authors run them: bf16 VAE decoding
+    bands colours)."""
+    from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
+    from transformers import CLIPVisionModel
+
+    resolved = resolve_model(model) if isinstance(model, str) else model
+    if resolved.kind == "tiny":
+        pipe = build_tiny_pipeline(seed)
+        pipe.transformer.to(dtype)
+        pipe.text_encoder.to(dtype)
+        return pipe
+    loc = resolved.location
+    log.info("loading %s from %s", resolved.label, loc)
+    try:
+        vae = AutoencoderKLWan.from_pretrained(loc, subfolder="vae", torch_dtype=torch.float32)
+        image_encoder = CLIPVisionModel.from_pretrained(loc, subfolder="image_encoder", torch_dtype=torch.float32)
+        pipe = WanImageToVideoPipeline.from_pretrained(
+            loc, vae=vae, image_encoder=image_encoder, torch_dtype=dtype
+        )
+    except OSError as exc:
+        raise InputError(f"cannot load model from {loc}: {str(exc).splitlines()[0]}") from None
+    if resolved.spec is not None and resolved.kind == "hub":
+        pass  # the hub's scheduler config is authoritative
+    return pipe
