@@ -1,0 +1,103 @@
+"""Configuration of the procedural painter: the per-run ``ProceduralConfig`` and the per-medium
+``Recipe`` (defaults here, overridden by the ``procedural:`` row of ``loomis/data/mediums.yaml``).
+
+Recipe keys (all optional in the YAML except ``recipe``):
+
+``recipe``        paint | pencil | loomis — which process is built
+``ground``        RGB of the blank support (canvas tone or paper)
+``stylise``       transfer targets only: pencil-mono | children | coloring-book | watercolor
+``alpha``         opacity of one colour stroke (acrylic ~0.9, oil softer)
+``softness``      edge blur of a stroke in pixels (0 = crisp acrylic edges, >0 = blended oil)
+``texture``       strength of the bristle streaks inside a stroke, 0..1
+``layers``        number of coarse-to-fine colour layers after the block-in
+``block_size``    block-in brush radius as a fraction of the long side
+``stroke_len``    longest curved stroke, in brush radii
+``sketch_colour`` RGB of the composition lines (umber for paint, graphite for pencil)
+``phases``        share of the video's time per phase, e.g. {sketch: 0.1, block: 0.3, …}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from loomis.errors import InputError
+
+SPEEDS = ("human", "linear", "fast", "strokes")
+
+# Phase shares of the video time; names are the phases the recipes emit (a missing phase's share
+# is redistributed). Chosen against the two real human processes in shared/realdata: a short
+# drawing lull, then the colour masses take most of the time, details and highlights the end.
+PAINT_PHASES = {"sketch": 0.1, "block": 0.3, "layers": 0.4, "details": 0.2}
+PENCIL_PHASES = {"construction": 0.08, "contours": 0.22, "hatching": 0.5, "details": 0.2}
+LOOMIS_PHASES = {"construction": 0.18, "features": 0.17, "contours": 0.1, "hatching": 0.35, "details": 0.2}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One medium's procedural recipe (see module doc for the keys)."""
+
+    recipe: str = "paint"
+    ground: tuple[int, int, int] = (240, 236, 228)
+    stylise: str | None = None
+    alpha: float = 0.9
+    softness: float = 0.0
+    texture: float = 0.35
+    layers: int = 3
+    block_size: float = 0.07
+    stroke_len: int = 8
+    sketch_colour: tuple[int, int, int] = (92, 70, 52)
+    phases: Mapping[str, float] = field(default_factory=lambda: dict(PAINT_PHASES))
+
+    @classmethod
+    def from_registry(cls, name: str, row: Mapping[str, Any]) -> Recipe:
+        known = {f.name for f in fields(cls)}
+        unknown = set(row) - known
+        if unknown:
+            raise ValueError(f"mediums.yaml: medium {name!r} procedural has unknown keys {sorted(unknown)}")
+        kwargs = dict(row)
+        for key in ("ground", "sketch_colour"):
+            if key in kwargs:
+                kwargs[key] = tuple(int(v) for v in kwargs[key])
+        base = cls()
+        if "phases" not in kwargs:
+            kind = kwargs.get("recipe", base.recipe)
+            kwargs["phases"] = dict({"pencil": PENCIL_PHASES, "loomis": LOOMIS_PHASES}.get(kind, PAINT_PHASES))
+        if kwargs.get("recipe", base.recipe) not in ("paint", "pencil", "loomis"):
+            raise ValueError(f"mediums.yaml: medium {name!r} has unknown recipe {kwargs.get('recipe')!r}")
+        return replace(base, **kwargs)
+
+
+@dataclass(frozen=True)
+class ProceduralConfig:
+    """Controls of one procedural painting run.
+
+    frames:    number of output frames (frame 0 = blank ground, last = finished picture)
+    seed:      random seed; the same seed gives the same process
+    speed:     how progress is spread over time — ``human`` (per-phase shares fitted to real
+               processes), ``linear`` (equal change per frame), ``fast`` (fast early, slow late),
+               ``strokes`` (equal number of strokes per frame)
+    depth:     optional (H, W) depth map, larger = nearer; far regions are painted first
+    max_side:  scale the picture so that its long side is at most this (None = keep its size)
+    fps:       frame rate recorded by callers (the painter itself is frame-count based)
+    detail:    stroke density multiplier (>1 = more, smaller strokes; slower)
+    """
+
+    frames: int = 49
+    seed: int = 0
+    speed: str = "human"
+    depth: Any = None
+    max_side: int | None = None
+    fps: float = 16.0
+    detail: float = 1.0
+
+    def validate(self) -> None:
+        if int(self.frames) < 2:
+            raise InputError(f"frames must be at least 2, got {self.frames}")
+        if self.speed not in SPEEDS:
+            raise InputError(f"unknown speed profile {self.speed!r}; choose one of {', '.join(SPEEDS)}")
+        if self.max_side is not None and int(self.max_side) < 16:
+            raise InputError(f"max_side must be at least 16 pixels, got {self.max_side}")
+        if not 0.25 <= float(self.detail) <= 4.0:
+            raise InputError(f"detail must be between 0.25 and 4, got {self.detail}")

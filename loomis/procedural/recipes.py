@@ -1,0 +1,163 @@
+"""Recipes: the ordered stroke plans of each process (paint, pencil), built from a ``Plan``.
+
+``paint``  composition lines → block-in of big regions (back to front) → coarse-to-fine colour
+           layers (Hertzmann) → details and highlights.
+``pencil`` light construction lines → contours → hatching by tone, lightest first → details.
+(``loomis`` adds a face construction in front of the pencil plan; see ``face.py``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from loomis.procedural import fields
+from loomis.procedural.config import Recipe
+from loomis.procedural.strokes import (
+    Stroke,
+    contour_lines,
+    hatch_lines,
+    jittered_grid,
+    trace_curved,
+)
+
+GRAPHITE = np.array([58.0, 58.0, 64.0], np.float32)
+
+
+@dataclass
+class Plan:
+    """What every recipe needs: the target picture and the maps derived from it."""
+
+    target: np.ndarray  # (H, W, 3) float32
+    ground: np.ndarray  # (H, W, 3) float32 blank support
+    recipe: Recipe
+    rank: np.ndarray  # (H, W) region painting rank 0 (far) .. 1 (near)
+    rng: np.random.Generator
+    detail: float = 1.0
+
+    @property
+    def side(self) -> int:
+        return max(self.target.shape[:2])
+
+    @property
+    def lum(self) -> np.ndarray:
+        return fields.luminance(self.target)
+
+
+def order_key(plan: Plan, seeds: np.ndarray, cell: float) -> np.ndarray:
+    """Region first (far to near), then a boustrophedon sweep of ``cell``-sized patches inside
+    the region, then a little randomness: painters work one passage at a time."""
+    h, w = plan.target.shape[:2]
+    x = np.clip(seeds[:, 0].astype(int), 0, w - 1)
+    y = np.clip(seeds[:, 1].astype(int), 0, h - 1)
+    ncols = max(1, int(np.ceil(w / cell)))
+    nrows = max(1, int(np.ceil(h / cell)))
+    row, col = y // int(max(cell, 1)), x // int(max(cell, 1))
+    col = np.where(row % 2 == 0, col, ncols - 1 - col)
+    sweep = (row * ncols + col) / (nrows * ncols)
+    return plan.rank[y, x] + 0.01 * sweep + 0.004 * plan.rng.random(len(seeds))
+
+
+def _jitter(plan: Plan, colours: np.ndarray, amount: float) -> np.ndarray:
+    # Hand-mixed paint is never exactly the same twice.
+    return np.clip(colours + plan.rng.normal(0, amount, colours.shape).astype(np.float32), 0, 255)
+
+
+def sketch_strokes(plan: Plan, phase: str, colour, alpha: float, sigma_frac: float, limit: int) -> list[Stroke]:
+    s = plan.side
+    lines = contour_lines(plan.lum, sigma=s * sigma_frac, min_length=s / 12, seg_len=s / 10)[:limit]
+    radius = max(1, round(s / 600))
+    col = np.asarray(colour, np.float32)
+    return [Stroke(p, radius, col, alpha, phase, texture=0.3, key=i) for i, p in enumerate(lines)]
+
+
+def layer_strokes(plan: Plan, radius: float, prev: np.ndarray, threshold: float, phase: str, base: float) -> tuple[list[Stroke], np.ndarray]:
+    """One Hertzmann layer: strokes of ``radius`` where the picture blurred at that scale differs
+    from what the previous layers gave. Returns (strokes, this layer's reference)."""
+    rc = plan.recipe
+    ref = cv2.GaussianBlur(plan.target, (0, 0), max(radius * 0.5, 0.8))
+    err = np.abs(ref - prev).sum(-1)
+    err = cv2.blur(err, (max(1, int(radius)),) * 2)
+    seeds = jittered_grid(*ref.shape[:2], spacing=radius * 0.9 / plan.detail, rng=plan.rng)
+    seeds = seeds[err[seeds[:, 1].astype(int), seeds[:, 0].astype(int)] > threshold]
+    if len(seeds) == 0:
+        return [], ref
+    cos, sin = fields.tangent_field(fields.luminance(ref), sigma=max(radius, 2.0), rng=plan.rng)
+    lines, colours = trace_curved(seeds, ref, prev, cos, sin, radius, max_len=rc.stroke_len)
+    colours = _jitter(plan, colours, 5.0 if radius > 6 else 3.0)
+    keys = base + order_key(plan, seeds, cell=radius * 6)
+    r = max(1, int(round(radius)))
+    soft = rc.softness * radius
+    out = [Stroke(ln, r, c, rc.alpha, phase, rc.texture, soft, key=k) for ln, c, k in zip(lines, colours, keys)]
+    return out, ref
+
+
+def detail_strokes(plan: Plan, prev: np.ndarray, phase: str = "details") -> list[Stroke]:
+    """The finishing pass: small strokes that lay down the picture's own pixels wherever the
+    colour layers left a visible difference; calm passages first, edges next, highlights last."""
+    s = plan.side
+    r = max(2, int(round(s / 220 / plan.detail)))
+    err = cv2.blur(np.abs(plan.target - prev).sum(-1), (r * 2 + 1,) * 2)
+    seeds = jittered_grid(*prev.shape[:2], spacing=r * 1.8, rng=plan.rng)
+    sx, sy = seeds[:, 0].astype(int), seeds[:, 1].astype(int)
+    seeds = seeds[err[sy, sx] > 6.0]
+    sx, sy = seeds[:, 0].astype(int), seeds[:, 1].astype(int)
+    lum = fields.luminance(plan.target)
+    score = err[sy, sx] / (np.percentile(err, 99) + 1e-6) + np.clip((lum[sy, sx] - 200) / 55, 0, 1)
+    band = np.digitize(score, [0.35, 0.7, 1.1]).astype(np.float32)
+    cos, sin = fields.tangent_field(lum, sigma=2.0 * r, rng=plan.rng)
+    lines, _ = trace_curved(seeds, plan.target, prev, cos, sin, r, max_len=6, min_len=3)
+    keys = band + order_key(plan, seeds, cell=r * 12) * 0.5
+    return [Stroke(ln, r, None, 1.0, phase, key=k) for ln, k in zip(lines, keys)]
+
+
+def paint_plan(plan: Plan) -> list[Stroke]:
+    rc = plan.recipe
+    s = plan.side
+    strokes = sketch_strokes(plan, "sketch", rc.sketch_colour, 0.6, 1 / 70, limit=160)
+    r0 = rc.block_size * s
+    prev = plan.ground
+    block, prev = layer_strokes(plan, r0, prev, threshold=-1.0, phase="block", base=0.0)
+    strokes += block
+    radius = r0
+    for i in range(rc.layers):
+        radius = max(radius / 2, 2.0)
+        layer, prev = layer_strokes(plan, radius, prev, threshold=25.0, phase="layers", base=float(i + 1))
+        strokes += layer
+    strokes += detail_strokes(plan, prev)
+    return strokes
+
+
+def hatching_strokes(plan: Plan, phase: str = "hatching", levels: int = 5) -> list[Stroke]:
+    """Tone by hatching: one hatch direction per tone level, lightest first and darkest last, each
+    level covering the part of the picture at least that dark (so darks get cross-hatched)."""
+    s = plan.side
+    lum = cv2.GaussianBlur(plan.lum, (0, 0), max(1.0, s / 300))
+    out: list[Stroke] = []
+    spacing = max(3.0, s / 110) / plan.detail
+    for i, level in enumerate(np.linspace(0.82, 0.28, levels)):
+        mask = lum < level * 255
+        if not mask.any():
+            continue
+        clip = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.5)
+        angle = -0.8 + i * 0.55 + plan.rng.uniform(-0.08, 0.08)
+        segs = hatch_lines(mask, angle, spacing, seg_len=s / 14, rng=plan.rng)
+        seeds = np.array([seg.mean(0) for seg in segs]) if segs else np.zeros((0, 2))
+        keys = i + order_key(plan, seeds, cell=s / 8) if len(segs) else []
+        for seg, k in zip(segs, keys):
+            out.append(Stroke(seg, 1, GRAPHITE, 0.28 + 0.05 * i, phase, texture=0.5, clip=clip, key=k))
+    return out
+
+
+def pencil_plan(plan: Plan) -> list[Stroke]:
+    s = plan.side
+    strokes = sketch_strokes(plan, "construction", GRAPHITE, 0.22, 1 / 45, limit=60)
+    contours = contour_lines(plan.lum, sigma=max(1.0, s / 350), min_length=s / 25, seg_len=s / 14)[:900]
+    strokes += [Stroke(c, 1, GRAPHITE * 0.8, 0.65, "contours", texture=0.4, key=i) for i, c in enumerate(contours)]
+    strokes += hatching_strokes(plan)
+    # The hatched tone approximates the picture's luminance; details close the remaining gap.
+    approx = plan.ground + (np.repeat(plan.lum[..., None], 3, -1) - plan.ground) * 0.85
+    strokes += detail_strokes(plan, approx)
+    return strokes

@@ -1,0 +1,182 @@
+"""Stroke planning: curved brush strokes along the image's direction field (Hertzmann 1998,
+traced for all seeds at once), contour lines, hatching and construction lines.
+
+A ``Stroke`` is a polyline with a radius, a colour (or ``None`` = paint the target's own pixels,
+used by the final detail pass), an opacity and the phase it belongs to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(slots=True)
+class Stroke:
+    pts: np.ndarray  # (N, 2) int32 x, y
+    radius: int
+    colour: np.ndarray | None  # (3,) float32 RGB, or None to paint the target itself
+    alpha: float
+    phase: str
+    texture: float = 0.0
+    softness: float = 0.0
+    clip: np.ndarray | None = None  # (H, W) float32 0..1 limiting where the stroke deposits
+    key: float = 0.0  # sort key inside its phase (smaller = earlier)
+
+
+def jittered_grid(h: int, w: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
+    """Seed points on a grid with half-cell jitter, shuffled (so no row-by-row raster look)."""
+    spacing = max(1.0, spacing)
+    ys = np.arange(spacing / 2, h, spacing)
+    xs = np.arange(spacing / 2, w, spacing)
+    gy, gx = np.meshgrid(ys, xs, indexing="ij")
+    pts = np.stack([gx.ravel(), gy.ravel()], 1)
+    pts += rng.uniform(-0.5, 0.5, pts.shape) * spacing
+    pts[:, 0] = np.clip(pts[:, 0], 0, w - 1)
+    pts[:, 1] = np.clip(pts[:, 1], 0, h - 1)
+    return pts[rng.permutation(len(pts))]
+
+
+def _sample(field: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    h, w = field.shape[:2]
+    x = np.clip(pts[:, 0].round().astype(np.int64), 0, w - 1)
+    y = np.clip(pts[:, 1].round().astype(np.int64), 0, h - 1)
+    return field[y, x]
+
+
+def trace_curved(
+    seeds: np.ndarray,
+    ref: np.ndarray,
+    prev: np.ndarray,
+    cos: np.ndarray,
+    sin: np.ndarray,
+    radius: float,
+    max_len: int,
+    min_len: int = 3,
+    inertia: float = 0.35,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Trace one curved stroke per seed, all seeds in lock-step (vectorised Hertzmann).
+
+    Each stroke takes the colour of ``ref`` at its seed and grows along the tangent field in
+    steps of ``radius`` until it leaves the picture, reaches ``max_len`` points, or (after
+    ``min_len``) reaches a pixel where the current estimate ``prev`` already matches the reference
+    better than the stroke's colour would (Hertzmann's rule: the stroke would stop helping) or
+    the colour drifts too far from its own. Returns (polylines, colours).
+    """
+    h, w = cos.shape
+    n = len(seeds)
+    colour = _sample(ref, seeds).astype(np.float32)
+    pos = seeds.astype(np.float32).copy()
+    path = np.empty((max_len, n, 2), np.float32)
+    path[0] = pos
+    length = np.ones(n, np.int64)
+    alive = np.ones(n, bool)
+    d = np.stack([_sample(cos, pos), _sample(sin, pos)], 1)
+    for i in range(1, max_len):
+        t = np.stack([_sample(cos, pos), _sample(sin, pos)], 1)
+        # Orientation fields have no sign: keep going the way the stroke already goes.
+        t *= np.where((t * d).sum(1, keepdims=True) < 0, -1.0, 1.0)
+        d = inertia * d + (1 - inertia) * t
+        d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-6
+        nxt = pos + radius * d
+        inside = (nxt[:, 0] >= 0) & (nxt[:, 0] <= w - 1) & (nxt[:, 1] >= 0) & (nxt[:, 1] <= h - 1)
+        here = _sample(ref, nxt)
+        err_stroke = np.abs(here - colour).sum(1)
+        err_prev = np.abs(here - _sample(prev, nxt)).sum(1)
+        # A colour close to the stroke's own keeps it going even where it no longer helps much:
+        # painters pull a stroke through a passage rather than dabbing.
+        fits = (i < min_len) | ((err_stroke <= err_prev + 4.0) | (err_stroke < 36.0)) & (err_stroke < 70.0)
+        alive &= inside & fits
+        if not alive.any():
+            break
+        pos = np.where(alive[:, None], nxt, pos)
+        path[i] = pos
+        length += alive
+    lines = [path[: length[j], j].round().astype(np.int32) for j in range(n)]
+    return lines, colour
+
+
+def contour_lines(
+    lum: np.ndarray, sigma: float, min_length: float, seg_len: float, quantile: float = 0.85
+) -> list[np.ndarray]:
+    """The big shapes' outlines as a painter's drawing would have them: Canny on a strongly
+    smoothed luminance, simplified, cut into hand-sized segments, longest contours first."""
+    smooth = cv2.GaussianBlur(lum.astype(np.float32), (0, 0), sigma)
+    u8 = cv2.normalize(smooth, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    grad = cv2.magnitude(cv2.Sobel(u8, cv2.CV_32F, 1, 0), cv2.Sobel(u8, cv2.CV_32F, 0, 1))
+    hi = float(np.quantile(grad, quantile)) + 1.0
+    edges = cv2.Canny(u8, hi * 0.4, hi)
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    out: list[tuple[float, np.ndarray]] = []
+    for c in contours:
+        length = cv2.arcLength(c, False)
+        if length < min_length:
+            continue
+        # findContours walks both sides of a thin edge; keep one side (the first half).
+        c = c[: max(2, len(c) // 2 + 1)]
+        poly = cv2.approxPolyDP(c, 1.5, False).reshape(-1, 2)
+        for seg in split_polyline(poly, seg_len):
+            out.append((-length, seg))
+    out.sort(key=lambda kv: kv[0])
+    return [seg for _, seg in out]
+
+
+def split_polyline(poly: np.ndarray, seg_len: float) -> list[np.ndarray]:
+    """Cut a polyline into pieces about ``seg_len`` long (each piece one hand movement)."""
+    poly = np.asarray(poly, np.float32)
+    if len(poly) < 2:
+        return []
+    step = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    total = cum[-1]
+    if total < 1:
+        return []
+    n = max(1, int(round(total / seg_len)))
+    cuts = np.linspace(0, total, n + 1)
+    pieces = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        inner = (cum > a) & (cum < b)
+        pa = np.array([np.interp(a, cum, poly[:, 0]), np.interp(a, cum, poly[:, 1])])
+        pb = np.array([np.interp(b, cum, poly[:, 0]), np.interp(b, cum, poly[:, 1])])
+        pieces.append(np.vstack([pa, poly[inner], pb]).round().astype(np.int32))
+    return pieces
+
+
+def hatch_lines(
+    mask: np.ndarray, angle: float, spacing: float, seg_len: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Parallel hatching segments at ``angle`` covering ``mask`` (bool H×W): lines ``spacing``
+    apart, cut into ``seg_len`` pieces with a little wobble in position and length, keeping the
+    pieces that lie mostly inside the mask."""
+    h, w = mask.shape
+    c, s = np.cos(angle), np.sin(angle)
+    diag = float(np.hypot(h, w))
+    offsets = np.arange(-diag / 2, diag / 2, spacing)
+    offsets = offsets + rng.uniform(-0.25, 0.25, len(offsets)) * spacing
+    starts = np.arange(-diag / 2, diag / 2, seg_len)
+    oo, ss = np.meshgrid(offsets, starts, indexing="ij")
+    oo, ss = oo.ravel(), ss.ravel()
+    ss = ss + rng.uniform(-0.3, 0.3, ss.shape) * seg_len
+    ln = seg_len * rng.uniform(0.7, 1.05, ss.shape)
+    cx, cy = w / 2, h / 2
+    x0, y0 = cx + ss * c - oo * s, cy + ss * s + oo * c
+    x1, y1 = x0 + ln * c, y0 + ln * s
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    ok = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
+    mid = np.zeros_like(ok)
+    mid[ok] = mask[my[ok].astype(int), mx[ok].astype(int)]
+    segs = np.stack([x0, y0, x1, y1], 1)[mid]
+    return [seg.reshape(2, 2).round().astype(np.int32) for seg in segs]
+
+
+def ellipse_points(centre: tuple[float, float], axes: tuple[float, float], angle_deg: float,
+                   start: float, end: float, n: int = 48) -> np.ndarray:
+    """Points of an elliptical arc (degrees), for construction drawing."""
+    t = np.deg2rad(np.linspace(start, end, n))
+    a = np.deg2rad(angle_deg)
+    x, y = axes[0] * np.cos(t), axes[1] * np.sin(t)
+    px = centre[0] + x * np.cos(a) - y * np.sin(a)
+    py = centre[1] + x * np.sin(a) + y * np.cos(a)
+    return np.stack([px, py], 1).round().astype(np.int32)
