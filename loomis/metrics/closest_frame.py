@@ -53,8 +53,12 @@ def paired_frames(
     return [gt_frames[j] for j in aligned_indices(t_gt, t_gen)]
 
 
-def _build(name: str, backbones: dict | None) -> Distance:
+def build_backbone(name: str, backbones: dict | None = None) -> Distance:
+    """The network of a closest-frame metric; ``backbones`` holds ready ones (or the InputError
+    that says why one cannot be built)."""
     if backbones and name in backbones:
+        if isinstance(backbones[name], Exception):
+            raise backbones[name]
         return backbones[name]
     if name == "fid":
         from loomis.metrics.nets import InceptionFeatures
@@ -81,10 +85,10 @@ def closest_frame_scores(
     names, skipped = {}, {}
     for metric in metrics:
         try:
-            net = _build(metric, backbones)
+            net = build_backbone(metric, backbones)
         except InputError as exc:
             out[_key(metric)], skipped[metric] = None, str(exc)
-            log.info("closest-frame %s skipped: %s", metric, exc)
+            log.debug("closest-frame %s skipped: %s", metric, exc)
             continue
         names[metric] = net.name
         if metric == "fid":
