@@ -63,7 +63,9 @@ class Recipe:
         base = cls()
         if "phases" not in kwargs:
             kind = kwargs.get("recipe", base.recipe)
-            kwargs["phases"] = dict({"pencil": PENCIL_PHASES, "loomis": LOOMIS_PHASES}.get(kind, PAINT_PHASES))
+            kwargs["phases"] = dict(
+                {"pencil": PENCIL_PHASES, "loomis": LOOMIS_PHASES}.get(kind, PAINT_PHASES)
+            )
         if kwargs.get("recipe", base.recipe) not in ("paint", "pencil", "loomis"):
             raise ValueError(f"mediums.yaml: medium {name!r} has unknown recipe {kwargs.get('recipe')!r}")
         return replace(base, **kwargs)

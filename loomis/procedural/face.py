@@ -14,7 +14,7 @@ import os
 import cv2
 import numpy as np
 
-from loomis.procedural.recipes import GRAPHITE, Plan, hatching_strokes, pencil_plan, detail_strokes
+from loomis.procedural.recipes import GRAPHITE, Plan, detail_strokes, hatching_strokes, pencil_plan
 from loomis.procedural.strokes import Stroke, contour_lines, ellipse_points, split_polyline
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,12 @@ def _detect_skimage(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
         return []
     side = min(grey.shape)
     found = Cascade(lbp_frontal_face_cascade_filename()).detect_multi_scale(
-        img=grey, scale_factor=1.15, step_ratio=1, min_size=(side // 8, side // 8),
-        max_size=(side, side), min_neighbor_number=3,
+        img=grey,
+        scale_factor=1.15,
+        step_ratio=1,
+        min_size=(side // 8, side // 8),
+        max_size=(side, side),
+        min_neighbor_number=3,
     )
     return [(d["c"], d["r"], d["width"], d["height"]) for d in found]
 
@@ -77,7 +81,9 @@ def construction_lines(box: tuple[int, int, int, int]) -> list[np.ndarray]:
     cy = brow - 0.08 * h
     lines = [
         ellipse_points((cx, cy), (rb, rb), 0, -100, 260, n=72),  # the ball
-        ellipse_points((cx + 0.62 * rb, cy + 0.05 * rb), (0.26 * rb, 0.62 * rb), 0, 0, 360, n=40),  # side plane
+        ellipse_points(
+            (cx + 0.62 * rb, cy + 0.05 * rb), (0.26 * rb, 0.62 * rb), 0, 0, 360, n=40
+        ),  # side plane
         np.array([[cx, cy - rb], [cx + 0.04 * w, brow], [cx, chin]]),  # centre line
         ellipse_points((cx, brow), (rb, 0.14 * rb), 0, 0, 180, n=40),  # brow line round the ball
         np.array([[cx - 0.32 * w, nose], [cx + 0.32 * w, nose]]),  # nose line
@@ -109,8 +115,12 @@ def loomis_plan(plan: Plan) -> list[Stroke]:
     for c in contour_lines(plan.lum, sigma=max(1.0, w / 120), min_length=w / 12, seg_len=w / 6):
         mx, my = c.mean(0)
         (inside if ((mx - cx) / (0.5 * w)) ** 2 + ((my - cy) / (0.6 * h)) ** 2 < 1 else outside).append(c)
-    strokes += [Stroke(c, 1, GRAPHITE * 0.7, 0.7, "features", texture=0.3, key=float(c[:, 1].mean())) for c in inside]
-    strokes += [Stroke(c, 1, GRAPHITE * 0.8, 0.6, "contours", texture=0.4, key=i) for i, c in enumerate(outside[:700])]
+    strokes += [
+        Stroke(c, 1, GRAPHITE * 0.7, 0.7, "features", texture=0.3, key=float(c[:, 1].mean())) for c in inside
+    ]
+    strokes += [
+        Stroke(c, 1, GRAPHITE * 0.8, 0.6, "contours", texture=0.4, key=i) for i, c in enumerate(outside[:700])
+    ]
     strokes += hatching_strokes(plan)
     approx = plan.ground + (np.repeat(plan.lum[..., None], 3, -1) - plan.ground) * 0.85
     strokes += detail_strokes(plan, approx)

@@ -85,7 +85,9 @@ def colour_regions(img: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     sh, sw = lab.shape[:2]
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    feats = np.concatenate([lab.reshape(-1, 3), (np.stack([yy, xx], -1).reshape(-1, 2) * (60.0 / max(sh, sw)))], 1)
+    feats = np.concatenate(
+        [lab.reshape(-1, 3), (np.stack([yy, xx], -1).reshape(-1, 2) * (110.0 / max(sh, sw)))], 1
+    )
     k = max(1, min(k, len(feats)))
     cv2.setRNGSeed(int(rng.integers(1 << 30)))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)

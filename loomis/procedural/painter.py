@@ -100,7 +100,10 @@ def paint(
     frames[-1] = target.copy()
     log.debug(
         "procedural %s: %d strokes, plan %.2fs, render %.2fs",
-        medium, len(strokes), t1 - t0, time.perf_counter() - t1,
+        medium,
+        len(strokes),
+        t1 - t0,
+        time.perf_counter() - t1,
     )
     return frames
 
@@ -115,4 +118,4 @@ def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: n
     near = fields.depth_proxy(target, cfg.depth)
     labels = fields.colour_regions(target, k=7, rng=rng)
     rank = fields.region_rank(labels, near)
-    return Plan(target.astype(np.float32), ground, recipe, rank, rng, float(cfg.detail))
+    return Plan(target.astype(np.float32), ground, recipe, rank, labels, rng, float(cfg.detail))

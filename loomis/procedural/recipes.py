@@ -20,6 +20,7 @@ from loomis.procedural.strokes import (
     contour_lines,
     hatch_lines,
     jittered_grid,
+    split_polyline,
     trace_curved,
 )
 
@@ -34,6 +35,7 @@ class Plan:
     ground: np.ndarray  # (H, W, 3) float32 blank support
     recipe: Recipe
     rank: np.ndarray  # (H, W) region painting rank 0 (far) .. 1 (near)
+    labels: np.ndarray  # (H, W) int32 colour regions
     rng: np.random.Generator
     detail: float = 1.0
 
@@ -65,15 +67,79 @@ def _jitter(plan: Plan, colours: np.ndarray, amount: float) -> np.ndarray:
     return np.clip(colours + plan.rng.normal(0, amount, colours.shape).astype(np.float32), 0, 255)
 
 
-def sketch_strokes(plan: Plan, phase: str, colour, alpha: float, sigma_frac: float, limit: int) -> list[Stroke]:
+def region_outlines(plan: Plan, looseness: float) -> list[np.ndarray]:
+    """The composition: outlines of the big colour regions, simplified into a few long, loose,
+    smooth lines (``looseness`` = tolerance as a fraction of the long side), without the parts
+    that only run along the picture's border. Biggest shapes first."""
     s = plan.side
-    lines = contour_lines(plan.lum, sigma=s * sigma_frac, min_length=s / 12, seg_len=s / 10)[:limit]
-    radius = max(1, round(s / 600))
+    h, w = plan.labels.shape
+    # Trace on a small copy of the label map: full-size labels are blocky upsampled k-means.
+    f = min(1.0, 160 / s)
+    small = cv2.resize(
+        plan.labels.astype(np.uint8),
+        (max(2, round(w * f)), max(2, round(h * f))),
+        interpolation=cv2.INTER_NEAREST,
+    )
+    found: list[tuple[float, np.ndarray]] = []
+    for k in range(int(plan.labels.max()) + 1):
+        mask = cv2.medianBlur((small == k).astype(np.uint8) * 255, 5)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        for c in contours:
+            area = cv2.contourArea(c) / (f * f)
+            if area < (s / 8) ** 2:
+                continue
+            poly = cv2.approxPolyDP(c, s * looseness * f, True).reshape(-1, 2).astype(np.float32)
+            poly = _chaikin(np.vstack([poly, poly[:1]]), 2) / f
+            border = (poly[:, 0] <= 3) | (poly[:, 0] >= w - 4) | (poly[:, 1] <= 3) | (poly[:, 1] >= h - 4)
+            for run in _runs(poly, ~border):
+                found.append((-area, run))
+    found.sort(key=lambda kv: kv[0])
+    return [ln for _, ln in found]
+
+
+def _chaikin(poly: np.ndarray, rounds: int) -> np.ndarray:
+    """Corner cutting: a hand's smooth curve through a simplified polygon."""
+    for _ in range(rounds):
+        a, b = poly[:-1], poly[1:]
+        poly = np.concatenate(
+            [np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], 1).reshape(-1, 2), poly[-1:]]
+        )
+    return poly
+
+
+def _runs(poly: np.ndarray, keep: np.ndarray) -> list[np.ndarray]:
+    """Maximal runs of consecutive kept points (at least 3 long)."""
+    out, start = [], None
+    for i, k in enumerate(np.append(keep, False)):
+        if k and start is None:
+            start = i
+        elif not k and start is not None:
+            if i - start >= 3:
+                out.append(poly[start:i])
+            start = None
+    return out
+
+
+def sketch_strokes(
+    plan: Plan, phase: str, colour, alpha: float, looseness: float, limit: int
+) -> list[Stroke]:
+    s = plan.side
+    radius = max(1, round(s / 500))
     col = np.asarray(colour, np.float32)
-    return [Stroke(p, radius, col, alpha, phase, texture=0.3, key=i) for i, p in enumerate(lines)]
+    out: list[Stroke] = []
+    for line in region_outlines(plan, looseness):
+        for piece in split_polyline(line, s / 8):
+            # A hand-drawn line wobbles a little around the true edge.
+            wob = plan.rng.normal(0, s / 400, piece.shape)
+            out.append(Stroke((piece + wob).round().astype(np.int32), radius, col, alpha, phase, texture=0.3))
+    for i, st in enumerate(out[:limit]):
+        st.key = i
+    return out[:limit]
 
 
-def layer_strokes(plan: Plan, radius: float, prev: np.ndarray, threshold: float, phase: str, base: float) -> tuple[list[Stroke], np.ndarray]:
+def layer_strokes(
+    plan: Plan, radius: float, prev: np.ndarray, threshold: float, phase: str, base: float
+) -> tuple[list[Stroke], np.ndarray]:
     """One Hertzmann layer: strokes of ``radius`` where the picture blurred at that scale differs
     from what the previous layers gave. Returns (strokes, this layer's reference)."""
     rc = plan.recipe
@@ -90,7 +156,9 @@ def layer_strokes(plan: Plan, radius: float, prev: np.ndarray, threshold: float,
     keys = base + order_key(plan, seeds, cell=radius * 6)
     r = max(1, int(round(radius)))
     soft = rc.softness * radius
-    out = [Stroke(ln, r, c, rc.alpha, phase, rc.texture, soft, key=k) for ln, c, k in zip(lines, colours, keys)]
+    out = [
+        Stroke(ln, r, c, rc.alpha, phase, rc.texture, soft, key=k) for ln, c, k in zip(lines, colours, keys)
+    ]
     return out, ref
 
 
@@ -116,7 +184,7 @@ def detail_strokes(plan: Plan, prev: np.ndarray, phase: str = "details") -> list
 def paint_plan(plan: Plan) -> list[Stroke]:
     rc = plan.recipe
     s = plan.side
-    strokes = sketch_strokes(plan, "sketch", rc.sketch_colour, 0.6, 1 / 70, limit=160)
+    strokes = sketch_strokes(plan, "sketch", rc.sketch_colour, 0.45, 1 / 70, limit=120)
     r0 = rc.block_size * s
     prev = plan.ground
     block, prev = layer_strokes(plan, r0, prev, threshold=-1.0, phase="block", base=0.0)
@@ -137,25 +205,28 @@ def hatching_strokes(plan: Plan, phase: str = "hatching", levels: int = 5) -> li
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(1.0, s / 300))
     out: list[Stroke] = []
     spacing = max(3.0, s / 110) / plan.detail
-    for i, level in enumerate(np.linspace(0.82, 0.28, levels)):
+    for i, level in enumerate(np.linspace(0.78, 0.2, levels)):
         mask = lum < level * 255
         if not mask.any():
             continue
         clip = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.5)
         angle = -0.8 + i * 0.55 + plan.rng.uniform(-0.08, 0.08)
-        segs = hatch_lines(mask, angle, spacing, seg_len=s / 14, rng=plan.rng)
+        # Light tones get open hatching, darks denser.
+        segs = hatch_lines(mask, angle, spacing * (1.6 - 0.15 * i), seg_len=s / 14, rng=plan.rng)
         seeds = np.array([seg.mean(0) for seg in segs]) if segs else np.zeros((0, 2))
         keys = i + order_key(plan, seeds, cell=s / 8) if len(segs) else []
         for seg, k in zip(segs, keys):
-            out.append(Stroke(seg, 1, GRAPHITE, 0.28 + 0.05 * i, phase, texture=0.5, clip=clip, key=k))
+            out.append(Stroke(seg, 1, GRAPHITE, 0.2 + 0.05 * i, phase, texture=0.5, clip=clip, key=k))
     return out
 
 
 def pencil_plan(plan: Plan) -> list[Stroke]:
     s = plan.side
-    strokes = sketch_strokes(plan, "construction", GRAPHITE, 0.22, 1 / 45, limit=60)
-    contours = contour_lines(plan.lum, sigma=max(1.0, s / 350), min_length=s / 25, seg_len=s / 14)[:900]
-    strokes += [Stroke(c, 1, GRAPHITE * 0.8, 0.65, "contours", texture=0.4, key=i) for i, c in enumerate(contours)]
+    strokes = sketch_strokes(plan, "construction", GRAPHITE, 0.22, 1 / 60, limit=80)
+    contours = contour_lines(plan.lum, sigma=max(1.0, s / 220), min_length=s / 12, seg_len=s / 12)[:400]
+    strokes += [
+        Stroke(c, 1, GRAPHITE * 0.8, 0.65, "contours", texture=0.4, key=i) for i, c in enumerate(contours)
+    ]
     strokes += hatching_strokes(plan)
     # The hatched tone approximates the picture's luminance; details close the remaining gap.
     approx = plan.ground + (np.repeat(plan.lum[..., None], 3, -1) - plan.ground) * 0.85

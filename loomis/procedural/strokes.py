@@ -171,8 +171,14 @@ def hatch_lines(
     return [seg.reshape(2, 2).round().astype(np.int32) for seg in segs]
 
 
-def ellipse_points(centre: tuple[float, float], axes: tuple[float, float], angle_deg: float,
-                   start: float, end: float, n: int = 48) -> np.ndarray:
+def ellipse_points(
+    centre: tuple[float, float],
+    axes: tuple[float, float],
+    angle_deg: float,
+    start: float,
+    end: float,
+    n: int = 48,
+) -> np.ndarray:
     """Points of an elliptical arc (degrees), for construction drawing."""
     t = np.deg2rad(np.linspace(start, end, n))
     a = np.deg2rad(angle_deg)

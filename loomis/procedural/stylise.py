@@ -23,7 +23,9 @@ def _quantise(img: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     cv2.setRNGSeed(int(rng.integers(1 << 30)))
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, _, centres = cv2.kmeans(small.reshape(-1, 3).astype(np.float32), k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    _, _, centres = cv2.kmeans(
+        small.reshape(-1, 3).astype(np.float32), k, None, crit, 2, cv2.KMEANS_PP_CENTERS
+    )
     flat = img.reshape(-1, 3).astype(np.float32)
     d = ((flat[:, None, :] - centres[None]) ** 2).sum(-1)
     return centres[d.argmin(1)].reshape(img.shape).astype(np.uint8)
