@@ -98,3 +98,46 @@ def encode_images(image_processor, image_encoder, images: Sequence[np.ndarray]) 
     inputs["pixel_values"] = inputs["pixel_values"].to(param.dtype)
     out = image_encoder(**inputs, output_hidden_states=True)
     return out.hidden_states[-2].float()
+
+
+def load_encoders(model, dtype: torch.dtype = torch.bfloat16, device: str | torch.device = "cpu",
+                  tiny_seed: int = 0) -> dict:
+    """The frozen components (vae, text_encoder, tokenizer, image_encoder, image_processor) of a
+    resolved model or name, without the DiT. The umT5 takes ``dtype``; the VAE and CLIP stay float32
+    (as ``loomis.models.load_pipeline`` runs them)."""
+    from loomis.models import build_tiny_components, resolve_model
+
+    resolved = resolve_model(model) if isinstance(model, str) else model
+    if resolved.kind == "tiny":
+        comps = build_tiny_components(tiny_seed)
+        comps.pop("transformer")
+        comps.pop("scheduler")
+    else:
+        comps = _load_encoders_from(resolved.location, dtype)
+    for name, want in (("text_encoder", dtype), ("vae", torch.float32), ("image_encoder", torch.float32)):
+        module = comps[name]
+        if next(module.parameters()).dtype != want:  # diffusers warns on no-op casts of fp32-kept modules
+            module.to(dtype=want)
+        module.to(device=device)
+    for name in ("vae", "text_encoder", "image_encoder"):
+        comps[name].requires_grad_(False).eval()
+    return comps
+
+
+def _load_encoders_from(location: str, dtype: torch.dtype) -> dict:
+    from diffusers import AutoencoderKLWan
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionModel, UMT5EncoderModel
+
+    from loomis.errors import InputError
+
+    try:
+        return {
+            "vae": AutoencoderKLWan.from_pretrained(location, subfolder="vae", torch_dtype=torch.float32),
+            "text_encoder": UMT5EncoderModel.from_pretrained(location, subfolder="text_encoder", torch_dtype=dtype),
+            "tokenizer": AutoTokenizer.from_pretrained(location, subfolder="tokenizer"),
+            "image_encoder": CLIPVisionModel.from_pretrained(location, subfolder="image_encoder",
+                                                             torch_dtype=torch.float32),
+            "image_processor": CLIPImageProcessor.from_pretrained(location, subfolder="image_processor"),
+        }
+    except OSError as exc:
+        raise InputError(f"cannot load the frozen encoders from {location}: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,54 @@
+"""Shared helpers for the trainer tests (synthetic painting datasets, tiny configs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from loomis.dataset import write_sample
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def painting(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = (60 + 150 * y / h).astype(np.uint8)
+    img[..., 1] = (40 + 180 * x / w).astype(np.uint8)
+    img[..., 2] = int(rng.integers(60, 200))
+    cy, cx = rng.integers(10, h - 10), rng.integers(10, w - 10)
+    img[(y - cy) ** 2 + (x - cx) ** 2 < 80] = rng.integers(0, 255, 3)
+    return img
+
+
+def process(final: np.ndarray, n: int) -> list[np.ndarray]:
+    """Blank canvas → final, revealed top to bottom (painting order)."""
+    h = final.shape[0]
+    frames = []
+    for i in range(n):
+        f = np.full_like(final, 255)
+        rows = round(h * i / (n - 1))
+        f[:rows] = final[:rows]
+        frames.append(f)
+    return frames
+
+
+def make_dataset(root: Path, n: int = 1, frames: int = 12, variants: bool = False, size=(48, 64),
+                 medium: str = "acrylic", split: str = "train") -> Path:
+    for i in range(n):
+        final = painting(i, *size)
+        extra, meta = {}, {}
+        if variants:
+            grey = np.repeat(final.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+            extra["variants/pencil.png"] = grey
+            meta["variants"] = [{"path": "variants/pencil.png", "medium": "pencil", "prompt": "pencil drawing"}]
+        write_sample(root, f"s{i:03d}", process(final, frames), medium=medium, caption=f"picture {i}",
+                     split=split, meta=meta, extra_files=extra)
+    return root
+
+
+def tiny_overrides(data: Path, out: Path, **extra) -> list[str]:
+    sets = [f"data.path={data}", f"train.output={out}", "logging.tensorboard=false"]
+    return sets + [f"{k}={v}" for k, v in extra.items()]

@@ -1,0 +1,81 @@
+"""The trainable model: the Wan 2.1 I2V DiT with a PEFT LoRA on its block Linears.
+
+Only the LoRA tensors require gradients; they are kept in float32 whatever the base dtype (the
+usual mixed-precision recipe for adapters: bf16 base, fp32 adapter and optimizer state).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from loomis.errors import InputError
+from loomis.lora import PREFIX, add_lora, check_fits, lora_state_dict, read_lora
+from loomis.models import ResolvedModel, build_tiny_components
+
+from .config import LoraConfig
+
+log = logging.getLogger(__name__)
+ADAPTER = "default"
+
+
+def load_transformer(resolved: ResolvedModel, dtype: torch.dtype, tiny_seed: int = 0):
+    """Only the DiT (the frozen encoders are cached or loaded separately)."""
+    if resolved.kind == "tiny":
+        model = build_tiny_components(tiny_seed)["transformer"]
+        return model if dtype == torch.float32 else model.to(dtype)
+    from diffusers import WanTransformer3DModel
+
+    try:
+        return WanTransformer3DModel.from_pretrained(resolved.location, subfolder="transformer", torch_dtype=dtype)
+    except OSError as exc:
+        raise InputError(f"cannot load the transformer from {resolved.location}: {str(exc).splitlines()[0]}") from None
+
+
+def attach_lora(transformer, cfg: LoraConfig) -> list[torch.nn.Parameter]:
+    """Freeze the base, add the LoRA (optionally initialised from a stage-1 file); returns the
+    trainable parameters in a fixed order."""
+    transformer.requires_grad_(False)
+    rank, alpha = cfg.rank, cfg.alpha
+    init = None
+    if cfg.init_from:
+        init = read_lora(cfg.init_from)
+        if init.rank != rank or abs(init.alpha - alpha) > 1e-6:
+            log.info("stage-1 LoRA %s has rank %d alpha %g; using those (config said %d/%g)",
+                     cfg.init_from, init.rank, init.alpha, rank, alpha)
+            rank, alpha = init.rank, init.alpha
+    add_lora(transformer, rank=rank, alpha=alpha, targets=cfg.targets, adapter_name=ADAPTER)
+    if init is not None:
+        load_lora_weights(transformer, init)
+    params = [p for _, p in sorted(transformer.named_parameters()) if p.requires_grad]
+    for p in params:
+        p.data = p.data.float()
+    if not params:
+        raise InputError(f"config key lora.targets: {cfg.targets} matched no Linear in the transformer")
+    return params
+
+
+def load_lora_weights(transformer, lora) -> None:
+    """Copy a LoRA file's tensors (native keys) into the freshly added adapter, checking it fits."""
+    from peft.utils import set_peft_model_state_dict
+
+    check_fits(lora, transformer)
+    sd = {k[len(PREFIX):]: v for k, v in lora.state_dict.items()}
+    result = set_peft_model_state_dict(transformer, sd, adapter_name=ADAPTER)
+    unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    if unexpected:
+        raise InputError(f"LoRA {lora.path.name} has keys the adapter lacks, e.g. {unexpected[:2]}; "
+                         f"set lora.targets to the stage-1 targets")
+    missing = [k for k in sd if k not in {n.replace(f".{ADAPTER}.", ".") for n, _ in transformer.named_parameters()}]
+    if missing:
+        raise InputError(f"LoRA {lora.path.name}: {len(missing)} keys not loaded, e.g. {missing[:2]}")
+    log.info("initialised the LoRA from %s (%d tensors)", lora.path, len(sd))
+
+
+def trainable_state(transformer) -> dict[str, torch.Tensor]:
+    return lora_state_dict(transformer, adapter_name=ADAPTER)
+
+
+def enable_checkpointing(transformer) -> None:
+    transformer.enable_gradient_checkpointing()
