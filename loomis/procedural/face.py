@@ -96,12 +96,11 @@ def construction_lines(box: tuple[int, int, int, int]) -> list[np.ndarray]:
 
 
 def loomis_plan(plan: Plan) -> list[Stroke]:
-    target_u8 = np.clip(plan.target, 0, 255).astype(np.uint8)
-    box = detect_face(target_u8)
+    """The Loomis portrait process for ``plan.face`` (the painter detects it first and falls back
+    to the pencil recipe, with a warning, when there is none)."""
+    box = plan.face
     if box is None:
-        log.warning("loomis: no face found in the picture; drawing it with the pencil recipe instead")
         return pencil_plan(plan)
-    log.info("loomis: face at x=%d y=%d w=%d h=%d", *box)
     x, y, w, h = box
     seg = max(8.0, w / 5)
     strokes: list[Stroke] = []

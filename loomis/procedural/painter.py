@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -18,8 +19,8 @@ import numpy as np
 from loomis.errors import InputError
 from loomis.mediums import get_medium
 from loomis.procedural import fields
-from loomis.procedural.config import ProceduralConfig, Recipe
-from loomis.procedural.face import loomis_plan
+from loomis.procedural.config import PENCIL_PHASES, ProceduralConfig, Recipe
+from loomis.procedural.face import detect_face, loomis_plan
 from loomis.procedural.recipes import Plan, paint_plan, pencil_plan
 from loomis.procedural.render import Canvas, film, measure
 from loomis.procedural.schedule import plan_cuts
@@ -87,7 +88,16 @@ def paint(
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     target = stylise(image, recipe.stylise, rng) if recipe.stylise else image
+    face = None
+    if recipe.recipe == "loomis":
+        face = detect_face(target)
+        if face is None:
+            log.warning("loomis: no face found in the picture; drawing it with the pencil recipe instead")
+            recipe = replace(recipe, recipe="pencil", phases=dict(PENCIL_PHASES))
+        else:
+            log.info("loomis: face at x=%d y=%d w=%d h=%d", *face)
     plan = _make_plan(target, recipe, cfg, rng)
+    plan.face = face
     strokes = order_strokes(PLANS[recipe.recipe](plan))
     t1 = time.perf_counter()
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))

@@ -38,6 +38,7 @@ class Plan:
     labels: np.ndarray  # (H, W) int32 colour regions
     rng: np.random.Generator
     detail: float = 1.0
+    face: tuple[int, int, int, int] | None = None  # (x, y, w, h) for the loomis recipe
 
     @property
     def side(self) -> int:
