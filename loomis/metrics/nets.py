@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,7 +132,9 @@ class LpipsDistance(Distance):
         import lpips
         import torch
 
-        self.model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False).eval()
+        with warnings.catch_warnings():  # lpips uses torchvision's deprecated ``pretrained=``
+            warnings.simplefilter("ignore", UserWarning)
+            self.model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False).eval()
         if path is None:
             self.name = f"lpips {RANDOM_TAG}"
             log.warning("LPIPS with a RANDOM AlexNet backbone: for tests only, not the metric")
