@@ -12,6 +12,7 @@ metric to JSON); ``compare`` writes ``table.md``, ``results.json``, ``pdp_curves
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,10 +87,26 @@ def subsample(frames: list, times: list | None, n: int) -> tuple[list, list | No
     return [frames[i] for i in idx], (None if times is None else [times[i] for i in idx])
 
 
+_STAMP = re.compile(r"t(?:(\d+)h)?(\d+)m(\d+(?:\.\d+)?)s", re.IGNORECASE)
+
+
+def times_from_names(names: Sequence[str]) -> list[float] | None:
+    """Time stamps written in frame file names (``01_t0m15s.jpg``, ``t1h2m3s``), if all have one."""
+    times = []
+    for name in names:
+        m = _STAMP.search(name)
+        if m is None:
+            return None
+        times.append(int(m[1] or 0) * 3600 + int(m[2]) * 60 + float(m[3]))
+    return times
+
+
 def load_process(path: str, name: str, max_frames: int = 0):
     from loomis.metrics.report import Process
 
     video = read_video(path)
+    if video.times is None and "files" in video.extra:
+        video.times = times_from_names(video.extra["files"])
     if len(video) < 2:
         raise InputError(f"{path} has only {len(video)} frame; a painting process needs at least 2")
     shapes = {f.shape for f in video.frames}

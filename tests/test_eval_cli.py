@@ -139,3 +139,20 @@ def test_compare_real_peer_outputs(realdata, tmp_path):
     assert (out / "pdp_curves.png").stat().st_size > 10_000 and (
         out / "time_maps.png"
     ).stat().st_size > 10_000
+
+
+def test_frame_names_with_time_stamps_are_honoured():
+    from loomis_eval.cli import times_from_names
+
+    assert times_from_names(["01_t0m15s.jpg", "02_t1m2.5s.jpg", "03_t1h0m0s.png"]) == [15.0, 62.5, 3600.0]
+    assert times_from_names(["00000.png", "00001.png"]) is None
+
+
+@pytest.mark.realdata
+def test_single_on_real_frame_folder(realdata, tmp_path):
+    """The 10-frame human process (time stamps in the file names) against itself subsampled."""
+    folder = realdata / "ArmastusChen_inverse_painting" / "sample_timelapse_frames"
+    out = tmp_path / "r.json"
+    assert run([folder, folder, "--json", out, "--closest", "none"]) == 0
+    data = json.loads(out.read_text())
+    assert data["pdp"] == 0 and data["times_gt"][1] == pytest.approx((40 - 15) / (201 - 15))
