@@ -60,7 +60,7 @@ def plot_pdp_curves(
             )
         ax.set_xlabel("normalised time (0 = first frame, 1 = last)")
         ax.set_ylabel(
-            "normalised distance" if norm else f"distance to final GT frame ({first.distance_name})"
+            "normalised distance" if norm else f"distance to the finished painting ({first.distance_name})"
         )
         ax.set_title("PDP-norm: min-max normalised profiles" if norm else "PDP: raw distance profiles")
         ax.set_xlim(0, 1)
