@@ -30,7 +30,8 @@ def check_frames(n: int) -> int:
 
 
 def snap(x: float, multiple: int = MULTIPLE) -> int:
-    return max(multiple, int(round(x / multiple)) * multiple)
+    """Round down to a multiple (as diffusers does), never below one multiple."""
+    return max(multiple, int(x // multiple) * multiple)
 
 
 def buckets(area: int, multiple: int = MULTIPLE, min_aspect: float = 0.5, max_aspect: float = 2.0) -> list[tuple[int, int]]:

@@ -210,8 +210,9 @@ def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat1
     resolved = resolve_model(model) if isinstance(model, str) else model
     if resolved.kind == "tiny":
         pipe = build_tiny_pipeline(seed)
-        pipe.transformer.to(dtype)
-        pipe.text_encoder.to(dtype)
+        if dtype != torch.float32:
+            pipe.transformer.to(dtype)
+            pipe.text_encoder.to(dtype)
         return pipe
     loc = resolved.location
     log.info("loading %s from %s", resolved.label, loc)
@@ -223,6 +224,4 @@ def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat1
         )
     except OSError as exc:
         raise InputError(f"cannot load model from {loc}: {str(exc).splitlines()[0]}") from None
-    if resolved.spec is not None and resolved.kind == "hub":
-        pass  # the hub's scheduler config is authoritative
     return pipe

@@ -52,3 +52,19 @@ def rgb_image() -> np.ndarray:
     disc = (y - 20) ** 2 + (x - 50) ** 2 < 64
     img[disc] = (230, 200, 40)
     return img
+
+
+@pytest.fixture(scope="session")
+def _tiny_pipeline_once():
+    from loomis.models import build_tiny_pipeline
+
+    return build_tiny_pipeline(0)
+
+
+@pytest.fixture
+def tiny_pipe(_tiny_pipeline_once):
+    """A fresh ``tiny`` WanImageToVideoPipeline (seed 0) per call: deep copies of one build, which
+    is several times faster than constructing the models again."""
+    import copy
+
+    return lambda: copy.deepcopy(_tiny_pipeline_once)

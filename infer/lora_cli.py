@@ -1,0 +1,89 @@
+"""``loomis-lora {inspect,convert,check}``: LoRA files — show, convert between key formats, check
+against a base model."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from loomis.cli import ArgumentParser, run_main, setup_logging
+from loomis.errors import InputError
+from loomis.lora import FORMATS, convert_lora, read_lora, unmatched_keys
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="loomis-lora", description="Inspect, convert and check Wan 2.1 LoRA files.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+    i = sub.add_parser("inspect", help="format, rank, alpha, targets, blocks, metadata",
+                       formatter_class=p.formatter_class)
+    i.add_argument("file", help="LoRA .safetensors file")
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    c = sub.add_parser("convert", help="rewrite in another key format", formatter_class=p.formatter_class)
+    c.add_argument("input", help="LoRA file in any supported format")
+    c.add_argument("output", help="output .safetensors path (written atomically)")
+    c.add_argument("--to", required=True, choices=FORMATS, help="target key format")
+    k = sub.add_parser("check", help="check that a LoRA fits a base model", formatter_class=p.formatter_class)
+    k.add_argument("file", help="LoRA .safetensors file")
+    k.add_argument("--model", default="wan2.1-i2v-14b-480p",
+                   help="spec name (checked without weights, on the meta device) or a Diffusers directory")
+    return p
+
+
+def inspect_lora(path) -> dict:
+    lora = read_lora(path)
+    n_params = sum(v.numel() for v in lora.state_dict.values())
+    dtypes = sorted({str(v.dtype).removeprefix("torch.") for v in lora.state_dict.values()})
+    return {
+        "file": str(lora.path), "format": lora.format, "rank": lora.rank, "alpha": lora.alpha,
+        "targets": lora.targets, "blocks": len(lora.blocks), "tensors": len(lora.state_dict),
+        "parameters": n_params, "dtypes": dtypes,
+        "metadata": None if lora.metadata is None else lora.metadata.__dict__,
+    }
+
+
+def _transformer_for(model: str):
+    from loomis.models import build_transformer, resolve_model
+
+    resolved = resolve_model(model) if model != "tiny" else None
+    if model == "tiny" or (resolved and resolved.kind != "dir" and resolved.spec is not None):
+        from loomis.specs import get_spec
+
+        return build_transformer(get_spec(model if model == "tiny" else resolved.spec.name), device="meta")
+    import json as _json
+    from pathlib import Path
+
+    from diffusers import WanTransformer3DModel
+
+    cfg = _json.loads((Path(resolved.location) / "transformer" / "config.json").read_text())
+    import torch
+
+    with torch.device("meta"):
+        return WanTransformer3DModel.from_config(cfg)
+
+
+def _main(argv) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if args.command == "inspect":
+        info = inspect_lora(args.file)
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            for k, v in info.items():
+                print(f"{k:>10}: {v}")
+    elif args.command == "convert":
+        out = convert_lora(args.input, args.output, args.to)
+        print(f"wrote {out} ({args.to} format)")
+    elif args.command == "check":
+        lora = read_lora(args.file)
+        bad = unmatched_keys(lora.state_dict, _transformer_for(args.model))
+        if bad:
+            more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
+            raise InputError(f"{len(bad)} keys do not fit {args.model}: {', '.join(bad[:3])}{more}")
+        print(f"ok: all {len(lora.state_dict)} tensors fit {args.model}")
+    return 0
+
+
+def main(argv=None) -> int:
+    sys.exit(run_main(_main, argv))

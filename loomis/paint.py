@@ -1,0 +1,186 @@
+"""``paint(image, medium, cfg) -> PaintResult``: a painting-process video of one image, in painting
+order, from either backend.
+
+* ``wan``: Wan 2.1 I2V (+ painting LoRAs) through ``loomis.sampler`` (one model load per
+  ``Painter``; LoRAs swap without reloading).
+* ``procedural``: the weight-free stroke painter (``loomis.procedural``).
+* ``auto``: ``wan`` when a model is given (``cfg.model`` or ``$LOOMIS_MODEL``), else ``procedural``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from loomis import __version__
+from loomis.errors import InputError
+from loomis.geometry import buckets, check_frames, choose_bucket
+from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
+from loomis.sampler import LoraSpec, SampleConfig, WanPainter
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "wan", "procedural")
+PROVENANCE = (
+    "Generated reconstruction of how this picture could have been painted (Loomis). It is not a "
+    "record of how the picture was actually made."
+)
+
+
+@dataclass
+class PaintConfig:
+    backend: str = "auto"
+    model: str | None = None  # spec name, Diffusers directory or hub id (wan backend)
+    loras: list[LoraSpec] = field(default_factory=list)
+    caption: str | None = None
+    frames: int | None = None  # None: the backend's / medium's default
+    fps: float | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int = 0
+    size: str | None = None  # 480p | 720p | WxH; None: the model's default (procedural: max side)
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    dtype: str | None = None
+    device: str | None = None
+    offload: str = "none"
+    attention: str | None = None
+    speed: str = "human"  # procedural: how progress is spread over time
+
+    def resolved_backend(self) -> str:
+        if self.backend not in BACKENDS:
+            raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "auto":
+            return self.backend
+        return "wan" if (self.model or os.environ.get("LOOMIS_MODEL")) else "procedural"
+
+
+@dataclass
+class PaintResult:
+    frames: list[np.ndarray]
+    fps: float
+    record: dict  # everything the sidecar JSON holds
+
+
+class Painter:
+    """Holds what is expensive to load (the Wan pipeline) across many ``paint`` calls."""
+
+    def __init__(self, cfg: PaintConfig):
+        self.cfg = cfg
+        self.backend = cfg.resolved_backend()
+        self.wan: WanPainter | None = None
+        if self.backend == "wan":
+            from loomis.models import parse_dtype
+
+            model = cfg.model or os.environ.get("LOOMIS_MODEL")
+            dtype = parse_dtype(cfg.dtype) if cfg.dtype else None
+            self.wan = WanPainter.load(model, dtype=dtype, device=cfg.device, offload=cfg.offload,
+                                       attention=cfg.attention, seed=cfg.seed)
+        elif cfg.loras:
+            raise InputError("--lora needs the wan backend (give --model or --backend wan)")
+
+    def paint(self, image: np.ndarray, medium: str | Medium,
+              progress: Callable[[int, int], None] | None = None) -> PaintResult:
+        medium = get_medium(medium) if isinstance(medium, str) else medium
+        if image.ndim != 3 or image.shape[0] < 2 or image.shape[1] < 2:
+            raise InputError(f"image must be at least 2x2 pixels, got shape {image.shape}")
+        t0 = time.perf_counter()
+        if self.backend == "wan":
+            frames, fps, extra = self._paint_wan(image, medium, progress)
+        else:
+            frames, fps, extra = self._paint_procedural(image, medium, progress)
+        record = self._record(medium, frames, fps, extra, time.perf_counter() - t0)
+        return PaintResult(frames=frames, fps=fps, record=record)
+
+    def _paint_wan(self, image, medium: Medium, progress):
+        from loomis.specs import SPECS
+
+        cfg, wan = self.cfg, self.wan
+        loras = cfg.loras or ([LoraSpec(path=Path(medium.lora))] if medium.lora else [])
+        wan.set_loras(loras)
+        spec = SPECS.get(wan.model_label)
+        tiny = spec is not None and spec.name == "tiny"
+        size = cfg.size or (_tiny_size(image, spec) if tiny else _named_size(spec))
+        sc = SampleConfig(
+            frames=cfg.frames or (spec.frames if tiny else medium.sampler_default("frames", 81)),
+            steps=cfg.steps or medium.sampler_default("steps", 40),
+            guidance=cfg.guidance if cfg.guidance is not None else medium.sampler_default("guidance", 5.0),
+            seed=cfg.seed, size=size, negative_prompt=cfg.negative_prompt,
+        )
+        prompt = build_prompt(medium, cfg.caption)
+        frames = wan.paint(image, prompt, sc, progress)
+        fps = cfg.fps or medium.sampler_default("fps", 16)
+        extra = {"prompt": prompt, "negative_prompt": sc.negative_prompt if sc.guidance > 1 else None,
+                 "model": wan.model_label, "steps": sc.steps, "guidance": sc.guidance,
+                 "loras": [{"path": str(s.path), "weight": s.weight} for s in loras],
+                 "load_s": round(wan.timings.get("load_s", 0.0), 3)}
+        return frames, fps, extra
+
+    def _paint_procedural(self, image, medium: Medium, progress):
+        try:
+            from loomis.procedural import ProceduralConfig
+            from loomis.procedural import paint as procedural_paint
+        except ImportError:
+            raise InputError("the procedural backend is not available in this installation") from None
+        cfg = self.cfg
+        frames_n = cfg.frames or 49
+        if frames_n < 2:
+            raise InputError(f"frames must be >= 2, got {frames_n}")
+        max_side = _max_side(cfg.size)
+        pc = ProceduralConfig(frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side)
+        frames = procedural_paint(image, medium.name, pc)
+        extra = {"prompt": build_prompt(medium, cfg.caption), "model": None, "loras": [],
+                 "speed": cfg.speed, "max_side": max_side}
+        return frames, cfg.fps or 8.0, extra
+
+    def _record(self, medium: Medium, frames, fps, extra: dict, paint_s: float) -> dict:
+        h, w = frames[0].shape[:2]
+        return {
+            "loomis_version": __version__,
+            "backend": self.backend,
+            "medium": medium.name,
+            **{k: v for k, v in extra.items() if k not in ("load_s",)},
+            "seed": self.cfg.seed,
+            "frames": len(frames),
+            "fps": fps,
+            "size": [w, h],
+            "order": "painting order: frame 0 is the blank canvas, the last frame the finished picture",
+            "timings": {"load_s": extra.get("load_s", 0.0), "paint_s": round(paint_s, 3)},
+            "provenance": PROVENANCE,
+        }
+
+
+def paint(image: np.ndarray, medium: str, cfg: PaintConfig | None = None) -> PaintResult:
+    """One-shot convenience: build a ``Painter`` and paint one image."""
+    return Painter(cfg or PaintConfig()).paint(image, medium)
+
+
+def _tiny_size(image: np.ndarray, spec) -> tuple[int, int]:
+    return choose_bucket(image.shape[1], image.shape[0], buckets(spec.size[0] * spec.size[1]))
+
+
+def _named_size(spec) -> str:
+    return "720p" if spec is not None and spec.size[1] >= 720 else "480p"
+
+
+def _max_side(size: str | None) -> int | None:
+    """Procedural output size: ``480p``/``720p`` bound the long side (832/1280); ``WxH`` → max(W, H)."""
+    if size is None:
+        return 832
+    if size == "480p":
+        return 832
+    if size == "720p":
+        return 1280
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise InputError(f"size must be 480p, 720p or WxH (e.g. 832x480), got {size!r}") from None
+    return max(w, h)
+
+
+__all__ = ["BACKENDS", "PaintConfig", "PaintResult", "Painter", "check_frames", "paint"]
