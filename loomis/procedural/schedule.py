@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-EASE = 1.35  # ease-out exponent inside a phase (1 = linear)
+EASE = 2.2  # ease-out exponent inside a phase (1 = linear); fitted with the phase shares
 
 
 def _cut_for(dmono: np.ndarray, target: float, lo: int, hi: int) -> int:
