@@ -277,6 +277,6 @@ def make_tutorial(path: str | os.PathLike, spec: TutorialSpec = TutorialSpec(), 
 def _open_writer(path: Path, fps: float):
     import imageio.v2 as imageio
 
-    return imageio.get_writer(str(path), format="FFMPEG", fps=fps, codec="libx264", quality=8, pixelformat="yuv420p",
+    return imageio.get_writer(str(path), format="FFMPEG", fps=fps, codec="libx264", quality=None, pixelformat="yuv420p",
                               macro_block_size=1, ffmpeg_log_level="error",
-                              output_params=["-preset", "veryfast", "-g", "250"])
+                              output_params=["-preset", "veryfast", "-crf", "23", "-g", "250"])

@@ -1,0 +1,69 @@
+"""Scoring a curation run against a synthetic tutorial's ground truth.
+
+* PSNR of every recovered frame against the exact canvas at that frame's time stamp.
+* Hand residue: recovered pixels that look like skin or brush where the true canvas does not.
+* Logo residue: recovered pixels inside the logo's footprint that look like the badge.
+* Trimming error: detected painting interval vs the true one, in seconds.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .tutorial_synth import BRUSH, SKIN, Tutorial
+
+LOGO_COLOURS = np.array([[250, 250, 250], [200, 30, 30]], np.float32)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    mse = float(d[mask].mean()) if mask is not None else float(d.mean())
+    return 99.0 if mse <= 1e-10 else 10 * np.log10(255.0**2 / mse)
+
+
+def _near(img: np.ndarray, colours: np.ndarray, dist: float) -> np.ndarray:
+    f = img.astype(np.float32)
+    return np.stack([np.linalg.norm(f - c, axis=-1) < dist for c in colours]).any(0)
+
+
+def logo_mask(tut: Tutorial) -> np.ndarray:
+    """The logo's footprint in known-canvas pixels."""
+    kh, kw = tut.known[0].shape[:2]
+    if tut.logo_box is None:
+        return np.zeros((kh, kw), bool)
+    x0, y0, x1, y1 = tut.logo_box
+    m = cv2.getPerspectiveTransform(tut.quad.astype(np.float32), np.float32([[0, 0], [kw, 0], [kw, kh], [0, kh]]))
+    box = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])[None]
+    poly = cv2.perspectiveTransform(box, m)[0].round().astype(np.int32)
+    out = np.zeros((kh, kw), np.uint8)
+    cv2.fillConvexPoly(out, poly, 1)
+    return out > 0
+
+
+def score(tut: Tutorial, frames: list[np.ndarray], meta: dict) -> dict:
+    kh, kw = tut.known[0].shape[:2]
+    logo = logo_mask(tut)
+    psnrs, hand_px, logo_px = [], 0, 0
+    for f, d in zip(frames, meta["frames"]):
+        rec = cv2.resize(f, (kw, kh), interpolation=cv2.INTER_AREA)
+        gt = tut.canvas_at(float(d["time"]))
+        psnrs.append(psnr(rec, gt))
+        wrong = np.abs(rec.astype(np.int16) - gt.astype(np.int16)).max(-1) > 40
+        handlike = _near(rec, np.stack([SKIN, SKIN * 0.92, BRUSH]), 40) & ~_near(gt, np.stack([SKIN, SKIN * 0.92, BRUSH]), 60)
+        hand_px += int((wrong & handlike).sum())
+        logolike = _near(rec, LOGO_COLOURS, 40) & ~_near(gt, LOGO_COLOURS, 60)
+        logo_px += int((wrong & logolike & logo).sum())
+    trim = meta["provenance"]["trim_s"]
+    final = cv2.resize(frames[-1], (kw, kh), interpolation=cv2.INTER_AREA)
+    return {
+        "frames": len(frames),
+        "psnr_mean_db": round(float(np.mean(psnrs)), 2),
+        "psnr_min_db": round(float(np.min(psnrs)), 2),
+        "psnr_final_db": round(psnr(final, tut.known[-1]), 2),
+        "hand_pixels_left": hand_px,
+        "logo_pixels_left": logo_px,
+        "logo_region_psnr_final_db": round(psnr(final, tut.known[-1], logo), 2) if logo.any() else None,
+        "trim_start_error_s": round(abs(trim[0] - tut.paint_start), 2),
+        "trim_end_error_s": round(abs(trim[1] - tut.paint_end), 2),
+    }
