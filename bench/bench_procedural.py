@@ -139,9 +139,10 @@ def bench_plausibility(root: Path) -> dict:
         for peer, path in proc["peers"].items():
             row[peer] = round(score(read_video(path).frames, gt, None, times), 4)
         out["paintings"][name] = row
-    table = ["| painting | " + " | ".join(next(iter(out["paintings"].values())).keys()) + " |"]
+    cols = list(dict.fromkeys(k for row in out["paintings"].values() for k in row))
+    table = ["| painting | " + " | ".join(cols) + " |"]
     for name, row in out["paintings"].items():
-        table.append(f"| {name} | " + " | ".join(str(v) for v in row.values()) + " |")
+        table.append(f"| {name} | " + " | ".join(str(row.get(c, "n/a")) for c in cols) + " |")
     out["table"] = table
     return out
 
