@@ -67,14 +67,34 @@ def _fit_quad(contour: np.ndarray) -> np.ndarray | None:
     edges = [(poly[i], poly[(i + 1) % len(poly)]) for i in range(len(poly))]
     lengths = np.array([np.linalg.norm(b - a) for a, b in edges])
     chosen = sorted(np.argsort(lengths)[::-1][:4])
+    pts = contour.reshape(-1, 2).astype(np.float64)
+    sides = [_refine(edges[j], pts) for j in chosen]
     corners = []
     for j in range(4):
-        p = _intersect(edges[chosen[j - 1]], edges[chosen[j]])
+        p = _intersect(sides[j - 1], sides[j])
         if p is None:
             return None
         corners.append(p)
     quad = np.array(corners, np.float32)
     return quad if cv2.isContourConvex(quad.reshape(-1, 1, 2)) else None
+
+
+def _refine(edge: tuple[np.ndarray, np.ndarray], pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line through the outline points along the middle 80 % of ``edge``: sub-pixel
+    sides (the approximated polygon's vertices are whole pixels)."""
+    a, b = edge
+    d = b - a
+    length = float(np.linalg.norm(d))
+    u = d / length
+    rel = pts - a
+    along = rel @ u
+    across = np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])
+    near = pts[(across < 2.5) & (along > 0.1 * length) & (along < 0.9 * length)]
+    if len(near) < 5:
+        return edge
+    vx, vy, x0, y0 = cv2.fitLine(near.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    p = np.array([x0, y0], np.float64)
+    return p, p + np.array([vx, vy], np.float64) * length
 
 
 def _intersect(e1: tuple[np.ndarray, np.ndarray], e2: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:

@@ -151,9 +151,11 @@ def _remove_occlusions(canv, times, first, last, cfg: CurateConfig, detector) ->
     if last + 1 < len(canv):  # the outro: a clean view of the finished painting
         ranges.append((last + 1, min(len(canv), last + 1 + seg)))
     prev = blank_canvas(canv, first)
+    a, b = ranges[-1]  # the outro (or the last segment): where the finished painting is skin-coloured
+    skin_ok = occlusion.skin_in_painting(np.median(canv[a:b], axis=0).astype(np.uint8))
     frames, info = [], []
     for a, b in ranges:
-        prev, occluded = occlusion.clean_segment(canv[a:b], prev, cfg.occlusion, detector)
+        prev, occluded = occlusion.clean_segment(canv[a:b], prev, cfg.occlusion, detector, skin_ok)
         frames.append(prev)
         outro = a > last
         t = float(times[last]) if outro else float(np.median(times[a:b]))

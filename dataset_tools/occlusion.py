@@ -56,8 +56,12 @@ def skin_mask(img: np.ndarray) -> np.ndarray:
     return (y > 60) & (cr > 135) & (cr < 180) & (cb > 80) & (cb < 130)
 
 
-def transient_masks(samples: np.ndarray, previous: np.ndarray, cfg: OcclusionConfig) -> np.ndarray:
-    """Weight-free occlusion masks (N, H, W) for one segment."""
+def transient_masks(
+    samples: np.ndarray, previous: np.ndarray, cfg: OcclusionConfig, skin_ok: np.ndarray | None = None
+) -> np.ndarray:
+    """Weight-free occlusion masks (N, H, W) for one segment. ``skin_ok`` marks where the finished
+    painting itself is skin-coloured; elsewhere skin is always an occluder, even an arm that rests
+    on the same spot for most of the segment (which the median alone would keep)."""
     n, h, w = samples.shape[:3]
     s = cfg.analysis_scale
     sw, sh = max(4, int(w * s)), max(4, int(h * s))
@@ -67,7 +71,10 @@ def transient_masks(samples: np.ndarray, previous: np.ndarray, cfg: OcclusionCon
     dev_med = np.abs(small - med).max(-1)
     dev_prev = np.abs(small - prev).max(-1)
     strong = (dev_med > cfg.threshold) & (dev_prev > cfg.threshold)
-    weak = (dev_med > cfg.threshold // 2) & np.stack([skin_mask(f.astype(np.uint8)) for f in small])
+    skin = np.stack([skin_mask(f.astype(np.uint8)) for f in small])
+    weak = (dev_med > cfg.threshold // 2) & skin
+    if skin_ok is not None:
+        weak |= skin & ~cv2.resize(skin_ok.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST).astype(bool)
     raw = (strong | weak).astype(np.uint8)
     r = max(1, int(round(cfg.dilate * min(h, w))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -79,11 +86,24 @@ def transient_masks(samples: np.ndarray, previous: np.ndarray, cfg: OcclusionCon
     return out
 
 
+def skin_in_painting(final: np.ndarray, grow: int = 5) -> np.ndarray:
+    """Where the finished painting (an outro frame, no hands) is itself skin-coloured."""
+    m = skin_mask(final).astype(np.uint8)
+    return cv2.dilate(m, np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+
+
 def clean_segment(
-    samples: np.ndarray, previous: np.ndarray, cfg: OcclusionConfig, detector: OcclusionDetector | None = None
+    samples: np.ndarray,
+    previous: np.ndarray,
+    cfg: OcclusionConfig,
+    detector: OcclusionDetector | None = None,
+    skin_ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """The segment's occlusion-free canvas and the mean occluded fraction of its samples."""
-    masks = detector.masks(samples) if detector is not None else transient_masks(samples, previous, cfg)
+    if detector is not None:
+        masks = detector.masks(samples)
+    else:
+        masks = transient_masks(samples, previous, cfg, skin_ok)
     stack = np.concatenate([samples, previous[None]])
     mask = np.concatenate([masks, np.zeros_like(masks[:1])])
     return masked_median(stack, mask), float(masks.mean())
