@@ -21,8 +21,13 @@ def _tiny_cpu() -> dict:
     cfg = SampleConfig(frames=9, steps=4, size=(64, 48))
     t0 = time.perf_counter()
     frames = painter.paint(image, "An oil painting. Step by step painting process. A picture.", cfg)
-    return {"load_s": round(load_s, 2), "paint_s": round(time.perf_counter() - t0, 2), "frames": len(frames),
-            "steps": cfg.steps, "size": list(cfg.size)}
+    return {
+        "load_s": round(load_s, 2),
+        "paint_s": round(time.perf_counter() - t0, 2),
+        "frames": len(frames),
+        "steps": cfg.steps,
+        "size": list(cfg.size),
+    }
 
 
 def _gpu() -> dict:
@@ -43,5 +48,7 @@ def _gpu() -> dict:
 
 def run(out_dir) -> dict:
     result = {"tiny_cpu": _tiny_cpu()}
-    result["gpu_14b_480p"] = _gpu() if torch.cuda.is_available() else "skipped: no CUDA device on this machine"
+    result["gpu_14b_480p"] = (
+        _gpu() if torch.cuda.is_available() else "skipped: no CUDA device on this machine"
+    )
     return result

@@ -15,8 +15,9 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="loomis-lora", description="Inspect, convert and check Wan 2.1 LoRA files.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
-    i = sub.add_parser("inspect", help="format, rank, alpha, targets, blocks, metadata",
-                       formatter_class=p.formatter_class)
+    i = sub.add_parser(
+        "inspect", help="format, rank, alpha, targets, blocks, metadata", formatter_class=p.formatter_class
+    )
     i.add_argument("file", help="LoRA .safetensors file")
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     c = sub.add_parser("convert", help="rewrite in another key format", formatter_class=p.formatter_class)
@@ -25,8 +26,11 @@ def build_parser() -> ArgumentParser:
     c.add_argument("--to", required=True, choices=FORMATS, help="target key format")
     k = sub.add_parser("check", help="check that a LoRA fits a base model", formatter_class=p.formatter_class)
     k.add_argument("file", help="LoRA .safetensors file")
-    k.add_argument("--model", default="wan2.1-i2v-14b-480p",
-                   help="spec name (checked without weights, on the meta device) or a Diffusers directory")
+    k.add_argument(
+        "--model",
+        default="wan2.1-i2v-14b-480p",
+        help="spec name (checked without weights, on the meta device) or a Diffusers directory",
+    )
     return p
 
 
@@ -35,9 +39,15 @@ def inspect_lora(path) -> dict:
     n_params = sum(v.numel() for v in lora.state_dict.values())
     dtypes = sorted({str(v.dtype).removeprefix("torch.") for v in lora.state_dict.values()})
     return {
-        "file": str(lora.path), "format": lora.format, "rank": lora.rank, "alpha": lora.alpha,
-        "targets": lora.targets, "blocks": len(lora.blocks), "tensors": len(lora.state_dict),
-        "parameters": n_params, "dtypes": dtypes,
+        "file": str(lora.path),
+        "format": lora.format,
+        "rank": lora.rank,
+        "alpha": lora.alpha,
+        "targets": lora.targets,
+        "blocks": len(lora.blocks),
+        "tensors": len(lora.state_dict),
+        "parameters": n_params,
+        "dtypes": dtypes,
         "metadata": None if lora.metadata is None else lora.metadata.__dict__,
     }
 

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging
 from loomis.errors import InputError
-from loomis.io import IMAGE_SUFFIXES, OUTPUT_SUFFIXES, check_writable, contact_sheet, load_image, save_image, write_json, write_video
+from loomis.io import (
+    IMAGE_SUFFIXES,
+    OUTPUT_SUFFIXES,
+    check_writable,
+    contact_sheet,
+    load_image,
+    save_image,
+    write_json,
+    write_video,
+)
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, medium_names
 from loomis.paint import BACKENDS, PaintConfig, Painter
 from loomis.sampler import LoraSpec
@@ -20,32 +29,74 @@ log = logging.getLogger("loomis-paint")
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="loomis-paint", description="Show how a picture could have been painted: "
-                       "writes a painting-process video (blank canvas → finished picture) of IMAGE.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG/WebP image (with --batch: several, or folders)")
+    p = ArgumentParser(
+        prog="loomis-paint",
+        description="Show how a picture could have been painted: "
+        "writes a painting-process video (blank canvas → finished picture) of IMAGE.",
+    )
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="PNG/JPEG/WebP image (with --batch: several, or folders)"
+    )
     p.add_argument("--medium", default="acrylic", help=f"painting medium: {', '.join(medium_names())}")
-    p.add_argument("-o", "--output", default=None, help="OUT.mp4|.gif|.webp or a folder for numbered PNG frames "
-                   "(with --batch: a folder for the videos); default: <image>.<medium>.mp4 here")
-    p.add_argument("--backend", default="auto", choices=BACKENDS, help="wan = Wan 2.1 I2V + LoRAs; procedural = "
-                   "weight-free painter; auto = wan when a model is given or $LOOMIS_MODEL is set")
-    p.add_argument("--model", default=None, help="wan2.1-i2v-14b-480p | wan2.1-i2v-14b-720p | tiny | a Diffusers directory")
-    p.add_argument("--lora", action="append", default=[], metavar="PATH[:WEIGHT]",
-                   help="LoRA file (diffusers, ComfyUI or musubi keys); repeat to stack")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="OUT.mp4|.gif|.webp or a folder for numbered PNG frames "
+        "(with --batch: a folder for the videos); default: <image>.<medium>.mp4 here",
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="wan = Wan 2.1 I2V + LoRAs; procedural = "
+        "weight-free painter; auto = wan when a model is given or $LOOMIS_MODEL is set",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="wan2.1-i2v-14b-480p | wan2.1-i2v-14b-720p | tiny | a Diffusers directory",
+    )
+    p.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="PATH[:WEIGHT]",
+        help="LoRA file (diffusers, ComfyUI or musubi keys); repeat to stack",
+    )
     p.add_argument("--caption", default=None, help="what the picture shows (the prompt adds the medium)")
-    p.add_argument("--frames", type=int, default=None, help="frame count (wan: 4k+1); default: medium/model default")
-    p.add_argument("--fps", type=float, default=None, help="output frame rate; default: 16 (wan), 8 (procedural)")
+    p.add_argument(
+        "--frames", type=int, default=None, help="frame count (wan: 4k+1); default: medium/model default"
+    )
+    p.add_argument(
+        "--fps", type=float, default=None, help="output frame rate; default: 16 (wan), 8 (procedural)"
+    )
     p.add_argument("--steps", type=int, default=None, help="denoising steps (wan); default: the medium's")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (wan); default: the medium's")
+    p.add_argument(
+        "--guidance", type=float, default=None, help="classifier-free guidance (wan); default: the medium's"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, help="negative prompt (wan)")
-    p.add_argument("--size", default=None, help="480p | 720p | WxH; default: the model's (procedural: long side 832)")
+    p.add_argument(
+        "--size", default=None, help="480p | 720p | WxH; default: the model's (procedural: long side 832)"
+    )
     p.add_argument("--dtype", default=None, help="bf16 | fp16 | fp32; default: bf16 on GPU, fp32 on CPU")
     p.add_argument("--device", default=None, help="cuda | cuda:N | cpu; default: cuda when available")
-    p.add_argument("--offload", default="none", choices=("none", "model", "sequential"),
-                   help="CPU offload for small GPUs (model: whole components; sequential: layer by layer)")
-    p.add_argument("--attention", default=None, help="diffusers attention backend, e.g. native, flash, _native_flash, sage")
+    p.add_argument(
+        "--offload",
+        default="none",
+        choices=("none", "model", "sequential"),
+        help="CPU offload for small GPUs (model: whole components; sequential: layer by layer)",
+    )
+    p.add_argument(
+        "--attention",
+        default=None,
+        help="diffusers attention backend, e.g. native, flash, _native_flash, sage",
+    )
     p.add_argument("--speed", default="human", help="procedural: how progress is spread over time")
-    p.add_argument("--sheet", action="store_true", help="also write a contact sheet PNG of keyframes beside the output")
+    p.add_argument(
+        "--sheet", action="store_true", help="also write a contact sheet PNG of keyframes beside the output"
+    )
     p.add_argument("--batch", action="store_true", help="paint several images / folders with one model load")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -84,10 +135,22 @@ def _outputs(args, inputs: list[Path]) -> list[Path]:
 
 def _config(args) -> PaintConfig:
     return PaintConfig(
-        backend=args.backend, model=args.model, loras=[LoraSpec.parse(s) for s in args.lora],
-        caption=args.caption, frames=args.frames, fps=args.fps, steps=args.steps, guidance=args.guidance,
-        seed=args.seed, size=args.size, negative_prompt=args.negative_prompt, dtype=args.dtype,
-        device=args.device, offload=args.offload, attention=args.attention, speed=args.speed,
+        backend=args.backend,
+        model=args.model,
+        loras=[LoraSpec.parse(s) for s in args.lora],
+        caption=args.caption,
+        frames=args.frames,
+        fps=args.fps,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        size=args.size,
+        negative_prompt=args.negative_prompt,
+        dtype=args.dtype,
+        device=args.device,
+        offload=args.offload,
+        attention=args.attention,
+        speed=args.speed,
     )
 
 
@@ -110,8 +173,10 @@ def _main(argv) -> int:
     cfg = _config(args)
     _check_loras(cfg)
     painter = Painter(cfg)
-    print(f"loomis-paint: backend {painter.backend}" + (f" ({painter.wan.model_label})" if painter.wan else ""),
-          file=sys.stderr)
+    print(
+        f"loomis-paint: backend {painter.backend}" + (f" ({painter.wan.model_label})" if painter.wan else ""),
+        file=sys.stderr,
+    )
     for i, (src, out) in enumerate(zip(inputs, outputs)):
         image = images[0] if images else load_image(src)
         _paint_one(painter, image, src, out, args)
@@ -140,13 +205,23 @@ def _paint_one(painter: Painter, image, src: Path, out: Path, args) -> None:
     write_video(out, result.frames, fps=result.fps)
     record = dict(result.record, input=str(src), output=str(out))
     if args.sheet:
-        sheet = out.with_name(out.name + ".sheet.png") if out.suffix else out.with_name(out.name + ".sheet.png")
+        sheet = (
+            out.with_name(out.name + ".sheet.png") if out.suffix else out.with_name(out.name + ".sheet.png")
+        )
         save_image(sheet, contact_sheet(result.frames, n=8))
         record["sheet"] = str(sheet)
     record["timings"]["write_s"] = round(time.perf_counter() - t0, 3)
     write_json(Path(str(out) + ".json"), record)
-    print(json.dumps({"output": str(out), "frames": len(result.frames), "size": record["size"],
-                      "backend": record["backend"]}))
+    print(
+        json.dumps(
+            {
+                "output": str(out),
+                "frames": len(result.frames),
+                "size": record["size"],
+                "backend": record["backend"],
+            }
+        )
+    )
 
 
 def main(argv=None) -> int:

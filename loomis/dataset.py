@@ -132,7 +132,9 @@ def write_sample(
     meta = dict(meta or {})
     per_frame = meta.get("frames")
     if per_frame is not None and len(per_frame) != len(frames):
-        raise ValueError(f"sample {sample_id}: meta has {len(per_frame)} frame entries for {len(frames)} frames")
+        raise ValueError(
+            f"sample {sample_id}: meta has {len(per_frame)} frame entries for {len(frames)} frames"
+        )
     if per_frame is None:
         n = len(frames)
         meta["frames"] = [{"index": i, "time": None, "progress": i / (n - 1)} for i in range(n)]

@@ -34,7 +34,9 @@ def snap(x: float, multiple: int = MULTIPLE) -> int:
     return max(multiple, int(x // multiple) * multiple)
 
 
-def buckets(area: int, multiple: int = MULTIPLE, min_aspect: float = 0.5, max_aspect: float = 2.0) -> list[tuple[int, int]]:
+def buckets(
+    area: int, multiple: int = MULTIPLE, min_aspect: float = 0.5, max_aspect: float = 2.0
+) -> list[tuple[int, int]]:
     """(w, h) sizes, multiples of ``multiple``, with about ``area`` pixels and aspect ratios from
     ``min_aspect`` to ``max_aspect``, one per width step."""
     out = set()
@@ -56,7 +58,9 @@ def choose_bucket(width: int, height: int, candidates: list[tuple[int, int]]) ->
 _WXH = re.compile(r"^(\d+)x(\d+)$")
 
 
-def parse_size(size: str | tuple[int, int] | None, image_wh: tuple[int, int], default: str = "480p") -> tuple[int, int]:
+def parse_size(
+    size: str | tuple[int, int] | None, image_wh: tuple[int, int], default: str = "480p"
+) -> tuple[int, int]:
     """``480p``/``720p`` (bucket with that pixel count matching the image's aspect), ``WxH``
     (snapped to multiples of 16) or a (w, h) tuple → the canvas size to generate at."""
     size = size or default
@@ -95,7 +99,9 @@ def fit_box(src_wh: tuple[int, int], dst_wh: tuple[int, int]) -> Box:
     return Box((dw - w) // 2, (dh - h) // 2, w, h)
 
 
-def resize_and_pad(frame: np.ndarray, dst_wh: tuple[int, int], pad_value: int = PAD_VALUE) -> tuple[np.ndarray, Box]:
+def resize_and_pad(
+    frame: np.ndarray, dst_wh: tuple[int, int], pad_value: int = PAD_VALUE
+) -> tuple[np.ndarray, Box]:
     """Resize ``frame`` (H, W, 3 uint8) into ``dst_wh`` keeping its aspect ratio and pad the rest."""
     from loomis.io import resize
 

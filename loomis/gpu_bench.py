@@ -39,7 +39,9 @@ def random_transformer(spec: ModelSpec, dtype: torch.dtype, device: str = "cuda"
     return model.eval()
 
 
-def step_inputs(spec: ModelSpec, size: tuple[int, int], frames: int, dtype: torch.dtype, device: str = "cuda"):
+def step_inputs(
+    spec: ModelSpec, size: tuple[int, int], frames: int, dtype: torch.dtype, device: str = "cuda"
+):
     w, h = size
     t = spec.transformer
     lat_f, lat_h, lat_w = (frames - 1) // 4 + 1, h // 8, w // 8
@@ -48,12 +50,25 @@ def step_inputs(spec: ModelSpec, size: tuple[int, int], frames: int, dtype: torc
     n_img = (spec.image_encoder["image_size"] // spec.image_encoder["patch_size"]) ** 2 + 1
     img = torch.randn(1, n_img, t["image_dim"], device=device, dtype=dtype)
     tokens = lat_f * (lat_h // t["patch_size"][1]) * (lat_w // t["patch_size"][2])
-    return dict(hidden_states=x, timestep=torch.tensor([500.0], device=device),
-                encoder_hidden_states=text, encoder_hidden_states_image=img, return_dict=False), tokens
+    return dict(
+        hidden_states=x,
+        timestep=torch.tensor([500.0], device=device),
+        encoder_hidden_states=text,
+        encoder_hidden_states_image=img,
+        return_dict=False,
+    ), tokens
 
 
-def time_steps(model, spec: ModelSpec, size: tuple[int, int], frames: int, dtype: torch.dtype,
-               attention: str = "native", warmup: int = 1, steps: int = 3) -> StepTiming:
+def time_steps(
+    model,
+    spec: ModelSpec,
+    size: tuple[int, int],
+    frames: int,
+    dtype: torch.dtype,
+    attention: str = "native",
+    warmup: int = 1,
+    steps: int = 3,
+) -> StepTiming:
     if attention != "native":
         model.set_attention_backend(attention)
     inputs, tokens = step_inputs(spec, size, frames, dtype)
@@ -68,5 +83,13 @@ def time_steps(model, spec: ModelSpec, size: tuple[int, int], frames: int, dtype
         torch.cuda.synchronize()
     if not torch.isfinite(out).all():
         raise RuntimeError("non-finite transformer output")
-    return StepTiming(spec.name, size, frames, tokens, str(dtype).removeprefix("torch."), attention,
-                      (time.perf_counter() - t0) / steps, torch.cuda.max_memory_allocated() / 2**30)
+    return StepTiming(
+        spec.name,
+        size,
+        frames,
+        tokens,
+        str(dtype).removeprefix("torch."),
+        attention,
+        (time.perf_counter() - t0) / steps,
+        torch.cuda.max_memory_allocated() / 2**30,
+    )

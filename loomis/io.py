@@ -51,7 +51,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     failure it is removed and ``path`` is untouched."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + (suffix if suffix is not None else path.suffix), dir=path.parent or "."
+        prefix=f".{path.name}.",
+        suffix=".tmp" + (suffix if suffix is not None else path.suffix),
+        dir=path.parent or ".",
     )
     os.close(fd)
     tmp_path = Path(tmp)
@@ -208,11 +210,15 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> Video:
 
 
 def _read_frame_dir(path: Path) -> Video:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    files = sorted(
+        p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
     if not files:
         raise InputError(f"folder {path} holds no image frames")
     frames = [load_image(f) for f in files]
-    return Video(frames=frames, fps=None, times=None, source=str(path), extra={"files": [f.name for f in files]})
+    return Video(
+        frames=frames, fps=None, times=None, source=str(path), extra={"files": [f.name for f in files]}
+    )
 
 
 def _read_animated_image(path: Path) -> Video:
@@ -256,7 +262,9 @@ def _read_av(path: Path, max_frames: int | None) -> Video:
     return Video(frames=frames, fps=fps, times=times, source=str(path))
 
 
-def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 8.0, quality: int = 8) -> Path:
+def write_video(
+    path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 8.0, quality: int = 8
+) -> Path:
     """Write frames to ``.mp4`` (H.264, yuv420p), ``.gif``, ``.webp`` or, for a path without a
     suffix, a folder of numbered PNGs; atomically. Returns the path written."""
     path = Path(path)
@@ -277,8 +285,15 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: floa
         else:
             pil = [Image.fromarray(f) for f in frames]
             kwargs = {"lossless": False, "quality": 90} if suffix == ".webp" else {"optimize": False}
-            pil[0].save(tmp, format=_pil_format(suffix), save_all=True, append_images=pil[1:],
-                        duration=max(1, round(1000.0 / fps)), loop=0, **kwargs)
+            pil[0].save(
+                tmp,
+                format=_pil_format(suffix),
+                save_all=True,
+                append_images=pil[1:],
+                duration=max(1, round(1000.0 / fps)),
+                loop=0,
+                **kwargs,
+            )
     return path
 
 
@@ -288,8 +303,16 @@ def _write_mp4(path: Path, frames: list[np.ndarray], fps: float, quality: int) -
     h, w = frames[0].shape[:2]
     # yuv420p needs even sides; pad by replicating the edge rather than distorting.
     ph, pw = h + (h % 2), w + (w % 2)
-    writer = imageio.get_writer(str(path), format="FFMPEG", fps=fps, codec="libx264", quality=quality,
-                                pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error")
+    writer = imageio.get_writer(
+        str(path),
+        format="FFMPEG",
+        fps=fps,
+        codec="libx264",
+        quality=quality,
+        pixelformat="yuv420p",
+        macro_block_size=1,
+        ffmpeg_log_level="error",
+    )
     try:
         for f in frames:
             if (ph, pw) != (h, w):
@@ -299,7 +322,9 @@ def _write_mp4(path: Path, frames: list[np.ndarray], fps: float, quality: int) -
         writer.close()
 
 
-def contact_sheet(frames: Sequence[np.ndarray], n: int = 8, cols: int | None = None, gap: int = 4) -> np.ndarray:
+def contact_sheet(
+    frames: Sequence[np.ndarray], n: int = 8, cols: int | None = None, gap: int = 4
+) -> np.ndarray:
     """Evenly spaced keyframes (first and last included) tiled into one RGB image."""
     if not frames:
         raise InputError("no frames for a contact sheet")

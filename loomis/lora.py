@@ -115,8 +115,13 @@ def make_lora_config(rank: int, alpha: float, targets: Iterable[str] = DEFAULT_T
     return LoraConfig(r=rank, lora_alpha=alpha, target_modules=target_regex(targets), init_lora_weights=True)
 
 
-def add_lora(transformer, rank: int = 32, alpha: float = 32.0, targets: Iterable[str] = DEFAULT_TARGETS,
-             adapter_name: str = "default") -> None:
+def add_lora(
+    transformer,
+    rank: int = 32,
+    alpha: float = 32.0,
+    targets: Iterable[str] = DEFAULT_TARGETS,
+    adapter_name: str = "default",
+) -> None:
     """Add a fresh PEFT LoRA (B = 0, so the output is unchanged) to a ``WanTransformer3DModel``."""
     transformer.add_adapter(make_lora_config(rank, alpha, targets), adapter_name=adapter_name)
 
@@ -129,8 +134,9 @@ def lora_state_dict(transformer, adapter_name: str = "default") -> dict[str, tor
     return {PREFIX + k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
 
 
-def save_lora(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: LoraMetadata,
-              fmt: str = "diffusers") -> Path:
+def save_lora(
+    path: str | Path, state_dict: dict[str, torch.Tensor], metadata: LoraMetadata, fmt: str = "diffusers"
+) -> Path:
     """Write a LoRA (native keys in ``state_dict``) as safetensors, atomically, in ``fmt``."""
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -142,8 +148,11 @@ def save_lora(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: L
         sd = to_original_keys(sd, metadata.alpha, prefix="diffusion_model.", sep=".")
     elif fmt == "musubi":
         sd = to_original_keys(_fill_all_blocks(sd), metadata.alpha, prefix="lora_unet_", sep="_")
-    peft_meta = {PREFIX + "r": metadata.rank, PREFIX + "lora_alpha": metadata.alpha,
-                 PREFIX + "target_modules": target_regex(metadata.targets)}
+    peft_meta = {
+        PREFIX + "r": metadata.rank,
+        PREFIX + "lora_alpha": metadata.alpha,
+        PREFIX + "target_modules": target_regex(metadata.targets),
+    }
     header = {"format": "pt", "loomis": json.dumps(asdict(metadata), sort_keys=True), "loomis_format": fmt}
     if fmt == "diffusers":
         # Only native files carry the PEFT config: diffusers folds the .alpha entries of the other
@@ -176,7 +185,9 @@ def read_lora(path: str | Path) -> LoraFile:
     if not path.is_file():
         raise InputError(f"LoRA file {path} does not exist")
     if path.suffix != ".safetensors":
-        raise InputError(f"{path.name}: only .safetensors LoRA files are accepted (pickle files are never loaded)")
+        raise InputError(
+            f"{path.name}: only .safetensors LoRA files are accepted (pickle files are never loaded)"
+        )
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             header = dict(f.metadata() or {})
@@ -220,7 +231,9 @@ def _peft_meta(header: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # converting to the other formats
 # --------------------------------------------------------------------------------------------
-def to_original_keys(sd: dict[str, torch.Tensor], alpha: float, prefix: str, sep: str) -> dict[str, torch.Tensor]:
+def to_original_keys(
+    sd: dict[str, torch.Tensor], alpha: float, prefix: str, sep: str
+) -> dict[str, torch.Tensor]:
     """Native keys → original Wan names (``prefix`` "diffusion_model.", ``sep`` ".") or musubi
     (``prefix`` "lora_unet_", ``sep`` "_"), with ``lora_down``/``lora_up`` and an ``.alpha`` per
     module so that loaders apply the same alpha/rank scale."""
@@ -283,7 +296,7 @@ def unmatched_keys(state_dict: dict[str, torch.Tensor], transformer) -> list[str
         if not key.startswith(PREFIX):
             bad.append(key)
             continue
-        body = key[len(PREFIX):]
+        body = key[len(PREFIX) :]
         name, _, kind = body.rpartition(".lora_")
         base = modules.get(name)
         base = getattr(base, "base_layer", base)  # a module that already carries PEFT layers

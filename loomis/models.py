@@ -21,8 +21,14 @@ from loomis.specs import SPECS, ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 def parse_dtype(name: str) -> torch.dtype:
@@ -117,7 +123,9 @@ def _guess_spec(path: Path) -> ModelSpec | None:
 # --------------------------------------------------------------------------------------------
 # building components from a spec (random weights)
 # --------------------------------------------------------------------------------------------
-def build_transformer(spec: ModelSpec, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+def build_transformer(
+    spec: ModelSpec, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+):
     """The spec's ``WanTransformer3DModel`` with random weights (``device="meta"`` allocates none)."""
     from diffusers import WanTransformer3DModel
 
@@ -140,14 +148,24 @@ def build_tokenizer(max_length: int = 512):
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=max_length
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=max_length,
     )
 
 
 def build_tiny_components(seed: int = 0) -> dict:
     """All components of the ``tiny`` pipeline, random weights, deterministic for ``seed``."""
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+    from diffusers import AutoencoderKLWan
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        UMT5Config,
+        UMT5EncoderModel,
+    )
 
     spec = SPECS["tiny"]
     torch.manual_seed(seed)
@@ -165,7 +183,9 @@ def build_tiny_components(seed: int = 0) -> dict:
         "text_encoder": text_encoder,
         "tokenizer": build_tokenizer(spec.max_sequence_length),
         "image_encoder": image_encoder,
-        "image_processor": CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}),
+        "image_processor": CLIPImageProcessor(
+            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+        ),
         "scheduler": make_scheduler(spec.flow_shift),
     }
 
@@ -175,7 +195,10 @@ def make_scheduler(flow_shift: float):
     from diffusers import UniPCMultistepScheduler
 
     return UniPCMultistepScheduler(
-        prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=flow_shift
+        prediction_type="flow_prediction",
+        use_flow_sigmas=True,
+        num_train_timesteps=1000,
+        flow_shift=flow_shift,
     )
 
 
@@ -218,7 +241,9 @@ def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat1
     log.info("loading %s from %s", resolved.label, loc)
     try:
         vae = AutoencoderKLWan.from_pretrained(loc, subfolder="vae", torch_dtype=torch.float32)
-        image_encoder = CLIPVisionModel.from_pretrained(loc, subfolder="image_encoder", torch_dtype=torch.float32)
+        image_encoder = CLIPVisionModel.from_pretrained(
+            loc, subfolder="image_encoder", torch_dtype=torch.float32
+        )
         pipe = WanImageToVideoPipeline.from_pretrained(
             loc, vae=vae, image_encoder=image_encoder, torch_dtype=dtype
         )

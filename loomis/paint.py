@@ -79,13 +79,20 @@ class Painter:
 
             model = cfg.model or os.environ.get("LOOMIS_MODEL")
             dtype = parse_dtype(cfg.dtype) if cfg.dtype else None
-            self.wan = WanPainter.load(model, dtype=dtype, device=cfg.device, offload=cfg.offload,
-                                       attention=cfg.attention, seed=cfg.seed)
+            self.wan = WanPainter.load(
+                model,
+                dtype=dtype,
+                device=cfg.device,
+                offload=cfg.offload,
+                attention=cfg.attention,
+                seed=cfg.seed,
+            )
         elif cfg.loras:
             raise InputError("--lora needs the wan backend (give --model or --backend wan)")
 
-    def paint(self, image: np.ndarray, medium: str | Medium,
-              progress: Callable[[int, int], None] | None = None) -> PaintResult:
+    def paint(
+        self, image: np.ndarray, medium: str | Medium, progress: Callable[[int, int], None] | None = None
+    ) -> PaintResult:
         medium = get_medium(medium) if isinstance(medium, str) else medium
         if image.ndim != 3 or image.shape[0] < 2 or image.shape[1] < 2:
             raise InputError(f"image must be at least 2x2 pixels, got shape {image.shape}")
@@ -110,15 +117,22 @@ class Painter:
             frames=cfg.frames or (spec.frames if tiny else medium.sampler_default("frames", 81)),
             steps=cfg.steps or medium.sampler_default("steps", 40),
             guidance=cfg.guidance if cfg.guidance is not None else medium.sampler_default("guidance", 5.0),
-            seed=cfg.seed, size=size, negative_prompt=cfg.negative_prompt,
+            seed=cfg.seed,
+            size=size,
+            negative_prompt=cfg.negative_prompt,
         )
         prompt = build_prompt(medium, cfg.caption)
         frames = wan.paint(image, prompt, sc, progress)
         fps = cfg.fps or medium.sampler_default("fps", 16)
-        extra = {"prompt": prompt, "negative_prompt": sc.negative_prompt if sc.guidance > 1 else None,
-                 "model": wan.model_label, "steps": sc.steps, "guidance": sc.guidance,
-                 "loras": [{"path": str(s.path), "weight": s.weight} for s in loras],
-                 "load_s": round(wan.timings.get("load_s", 0.0), 3)}
+        extra = {
+            "prompt": prompt,
+            "negative_prompt": sc.negative_prompt if sc.guidance > 1 else None,
+            "model": wan.model_label,
+            "steps": sc.steps,
+            "guidance": sc.guidance,
+            "loras": [{"path": str(s.path), "weight": s.weight} for s in loras],
+            "load_s": round(wan.timings.get("load_s", 0.0), 3),
+        }
         return frames, fps, extra
 
     def _paint_procedural(self, image, medium: Medium, progress):
@@ -134,8 +148,13 @@ class Painter:
         max_side = _max_side(cfg.size)
         pc = ProceduralConfig(frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side)
         frames = procedural_paint(image, medium.name, pc)
-        extra = {"prompt": build_prompt(medium, cfg.caption), "model": None, "loras": [],
-                 "speed": cfg.speed, "max_side": max_side}
+        extra = {
+            "prompt": build_prompt(medium, cfg.caption),
+            "model": None,
+            "loras": [],
+            "speed": cfg.speed,
+            "max_side": max_side,
+        }
         return frames, cfg.fps or 8.0, extra
 
     def _record(self, medium: Medium, frames, fps, extra: dict, paint_s: float) -> dict:

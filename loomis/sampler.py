@@ -136,8 +136,15 @@ class WanPainter:
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, model: str, dtype: torch.dtype | None = None, device: str | None = None,
-             offload: str = "none", attention: str | None = None, seed: int = 0) -> WanPainter:
+    def load(
+        cls,
+        model: str,
+        dtype: torch.dtype | None = None,
+        device: str | None = None,
+        offload: str = "none",
+        attention: str | None = None,
+        seed: int = 0,
+    ) -> WanPainter:
         from loomis.models import load_pipeline, resolve_model
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -181,8 +188,14 @@ class WanPainter:
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
         name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem)[:40] + "_" + digest
         self.pipe.load_lora_weights(str(path), adapter_name=name)
-        log.info("loaded LoRA %s (%s format, rank %d, alpha %g) as %s", path.name, lora.format, lora.rank,
-                 lora.alpha, name)
+        log.info(
+            "loaded LoRA %s (%s format, rank %d, alpha %g) as %s",
+            path.name,
+            lora.format,
+            lora.rank,
+            lora.alpha,
+            name,
+        )
         return name
 
     def disable_loras(self) -> None:
@@ -200,8 +213,13 @@ class WanPainter:
         self.adapters.clear()
         self.active = []
 
-    def paint(self, image: np.ndarray, prompt: str, cfg: SampleConfig,
-              progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+    def paint(
+        self,
+        image: np.ndarray,
+        prompt: str,
+        cfg: SampleConfig,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[np.ndarray]:
         return paint_with_pipeline(self.pipe, image, prompt, cfg, progress)
 
 
@@ -218,4 +236,6 @@ def set_attention_backend(transformer, name: str) -> None:
     try:
         transformer.set_attention_backend(name)
     except (ImportError, RuntimeError, ValueError) as exc:
-        raise InputError(f"attention backend {name!r} is not usable here: {str(exc).splitlines()[0]}") from None
+        raise InputError(
+            f"attention backend {name!r} is not usable here: {str(exc).splitlines()[0]}"
+        ) from None

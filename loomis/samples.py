@@ -20,9 +20,15 @@ def sample_path(name: str) -> Path:
     elif name in ("astronaut", "coffee", "chelsea", "rocket"):
         import skimage.data
 
-        path = Path(skimage.data.__file__).parent / {
-            "astronaut": "astronaut.png", "coffee": "coffee.png", "chelsea": "chelsea.png", "rocket": "rocket.jpg"
-        }[name]
+        path = (
+            Path(skimage.data.__file__).parent
+            / {
+                "astronaut": "astronaut.png",
+                "coffee": "coffee.png",
+                "chelsea": "chelsea.png",
+                "rocket": "rocket.jpg",
+            }[name]
+        )
     else:
         raise InputError(f"unknown sample {name!r}; try grace_hopper, astronaut, coffee, chelsea, rocket")
     if not path.exists():

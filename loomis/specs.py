@@ -134,8 +134,15 @@ SPECS: MappingProxyType = _frozen(
                     "rope_max_seq_len": 32,
                 }
             ),
-            vae=_frozen({"base_dim": 3, "z_dim": 16, "dim_mult": [1, 1, 1, 1], "num_res_blocks": 1,
-                         "temperal_downsample": [False, True, True]}),
+            vae=_frozen(
+                {
+                    "base_dim": 3,
+                    "z_dim": 16,
+                    "dim_mult": [1, 1, 1, 1],
+                    "num_res_blocks": 1,
+                    "temperal_downsample": [False, True, True],
+                }
+            ),
             text_encoder=_frozen(
                 {
                     "vocab_size": TINY_VOCAB,
@@ -172,5 +179,7 @@ SPECS: MappingProxyType = _frozen(
 
 def get_spec(name: str) -> ModelSpec:
     if name not in SPECS:
-        raise InputError(f"unknown model spec {name!r}; known: {', '.join(SPECS)} (or pass a Diffusers directory)")
+        raise InputError(
+            f"unknown model spec {name!r}; known: {', '.join(SPECS)} (or pass a Diffusers directory)"
+        )
     return SPECS[name]

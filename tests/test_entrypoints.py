@@ -1,10 +1,10 @@
 """Every console script imports and answers --help with exit 0 (thin entry shims stay wired)."""
 
 import importlib
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 SCRIPTS = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
 

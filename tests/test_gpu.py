@@ -24,4 +24,7 @@ def test_full_size_14b_transformer_step_bf16():
     model = random_transformer(spec, torch.bfloat16)
     timing = time_steps(model, spec, (832, 480), 81, torch.bfloat16, warmup=1, steps=1)
     assert timing.tokens == 21 * 30 * 52
-    assert timing.seconds_per_step > 0 and timing.peak_memory_gib < torch.cuda.get_device_properties(0).total_memory / 2**30
+    assert (
+        timing.seconds_per_step > 0
+        and timing.peak_memory_gib < torch.cuda.get_device_properties(0).total_memory / 2**30
+    )

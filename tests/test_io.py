@@ -30,8 +30,14 @@ def test_load_image_honours_exif_orientation(tmp_path):
     assert load_image(tmp_path / "r.jpg").shape == (4, 2, 3)
 
 
-@pytest.mark.parametrize("content,msg", [(b"", "empty"), (b"not an image", "not a readable image"),
-                                         (b"\x89PNG\r\n\x1a\n\x00\x00", "not a readable image|corrupt")])
+@pytest.mark.parametrize(
+    "content,msg",
+    [
+        (b"", "empty"),
+        (b"not an image", "not a readable image"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not a readable image|corrupt"),
+    ],
+)
 def test_load_image_bad_files(tmp_path, content, msg):
     p = tmp_path / "bad.png"
     p.write_bytes(content)

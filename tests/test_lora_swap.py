@@ -34,7 +34,9 @@ def _make_lora(tiny_pipe, tmp_path, name, seed, rank=4, alpha=8.0):
     L.add_lora(pipe.transformer, rank=rank, alpha=alpha, adapter_name=name)
     _randomise(pipe.transformer, name, seed)
     sd = L.lora_state_dict(pipe.transformer, name)
-    path = L.save_lora(tmp_path / f"{name}.safetensors", sd, L.LoraMetadata(rank=rank, alpha=alpha, base_model="tiny"))
+    path = L.save_lora(
+        tmp_path / f"{name}.safetensors", sd, L.LoraMetadata(rank=rank, alpha=alpha, base_model="tiny")
+    )
     return pipe, sd, path
 
 
@@ -49,8 +51,13 @@ def _forward(pipe):
     text = torch.randn(1, 512, 32, generator=g)
     img = torch.randn(1, 17, 16, generator=g)
     with torch.no_grad():
-        return pipe.transformer(hidden_states=x, timestep=torch.tensor([500.0]), encoder_hidden_states=text,
-                                encoder_hidden_states_image=img, return_dict=False)[0]
+        return pipe.transformer(
+            hidden_states=x,
+            timestep=torch.tensor([500.0]),
+            encoder_hidden_states=text,
+            encoder_hidden_states_image=img,
+            return_dict=False,
+        )[0]
 
 
 def _close(a, b, tol=1e-5):
@@ -76,7 +83,9 @@ def test_three_formats_match_in_process_adapter(tiny_pipe, tmp_path, image):
         painter.set_loras([LoraSpec(f)])
         # pixels: the same pipeline run twice already differs by +-1 level here (threaded float32 sums
         # amplified over the sampling steps), so compare the mean
-        assert np.abs(np.stack(painter.paint(image, PROMPT, CFG)).astype(int) - in_process_px).mean() < 0.25, f.name
+        assert (
+            np.abs(np.stack(painter.paint(image, PROMPT, CFG)).astype(int) - in_process_px).mean() < 0.25
+        ), f.name
 
 
 def test_stack_disable_fuse_unload(tiny_pipe, tmp_path):
@@ -90,7 +99,7 @@ def test_stack_disable_fuse_unload(tiny_pipe, tmp_path):
         for sd, w, scale in ((sd1, 0.7, 2.0), (sd2, 0.5, 1.0)):
             for k in sd:
                 if ".lora_A." in k:
-                    name = k[len("transformer."):].split(".lora_A.")[0]
+                    name = k[len("transformer.") :].split(".lora_A.")[0]
                     mod = manual.transformer.get_submodule(name)
                     mod.weight += w * scale * sd[k.replace("lora_A", "lora_B")] @ sd[k]
     expected = _forward(manual)
@@ -119,9 +128,11 @@ def test_stack_disable_fuse_unload(tiny_pipe, tmp_path):
 def test_lora_that_does_not_fit_names_keys(tiny_pipe, tmp_path):
     from loomis.errors import InputError
 
-    sd = {"transformer.blocks.7.attn1.to_q.lora_A.weight": torch.zeros(4, 24),
-          "transformer.blocks.7.attn1.to_q.lora_B.weight": torch.zeros(24, 4),
-          "transformer.blocks.0.attn1.to_q.lora_A.weight": torch.zeros(4, 99)}
+    sd = {
+        "transformer.blocks.7.attn1.to_q.lora_A.weight": torch.zeros(4, 24),
+        "transformer.blocks.7.attn1.to_q.lora_B.weight": torch.zeros(24, 4),
+        "transformer.blocks.0.attn1.to_q.lora_A.weight": torch.zeros(4, 99),
+    }
     path = L.save_lora(tmp_path / "bad.safetensors", sd, L.LoraMetadata(rank=4, alpha=4))
     painter = WanPainter(pipe=tiny_pipe())
     with pytest.raises(InputError, match=r"3 unmatched keys.*blocks\.7"):

@@ -12,7 +12,10 @@ def test_registry_has_the_contract_mediums():
 
 
 def test_prompt_template():
-    assert build_prompt("oil", "A lake at dusk.") == "An oil painting. Step by step painting process. A lake at dusk."
+    assert (
+        build_prompt("oil", "A lake at dusk.")
+        == "An oil painting. Step by step painting process. A lake at dusk."
+    )
     assert build_prompt(get_medium("pencil"), None).endswith("Step by step painting process. A picture.")
 
 

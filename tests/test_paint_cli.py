@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 import pytest
+from loomis_infer.paint_cli import main
 from PIL import Image
 
 from loomis.io import read_video
-from loomis_infer.paint_cli import main
 
 
 def run(argv, capsys):
@@ -27,8 +27,25 @@ def img(tmp_path, rgb_image):
 
 def test_tiny_end_to_end_writes_video_sidecar_and_sheet(tmp_path, img, capsys):
     out = tmp_path / "out.mp4"
-    code, stdout, err = run([str(img), "--model", "tiny", "--frames", "9", "--steps", "2", "--medium", "oil",
-                             "-o", str(out), "--sheet", "--seed", "7"], capsys)
+    code, stdout, err = run(
+        [
+            str(img),
+            "--model",
+            "tiny",
+            "--frames",
+            "9",
+            "--steps",
+            "2",
+            "--medium",
+            "oil",
+            "-o",
+            str(out),
+            "--sheet",
+            "--seed",
+            "7",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "backend wan (tiny)" in err
     video = read_video(out)
@@ -37,7 +54,9 @@ def test_tiny_end_to_end_writes_video_sidecar_and_sheet(tmp_path, img, capsys):
     assert abs(w / h - 80 / 48) < 0.1  # the input's aspect ratio, pad cropped away
     meta = json.loads((tmp_path / "out.mp4.json").read_text())
     assert meta["frames"] == 9 and meta["backend"] == "wan" and meta["model"] == "tiny" and meta["seed"] == 7
-    assert meta["medium"] == "oil" and meta["prompt"].startswith("An oil painting. Step by step painting process.")
+    assert meta["medium"] == "oil" and meta["prompt"].startswith(
+        "An oil painting. Step by step painting process."
+    )
     assert "not a record" in meta["provenance"] and meta["fps"] == 16
     assert (tmp_path / "out.mp4.sheet.png").exists()
     assert json.loads(stdout.strip().splitlines()[-1])["frames"] == 9
@@ -48,8 +67,21 @@ def test_batch_over_a_folder_with_one_model_load(tmp_path, rgb_image, capsys):
     src.mkdir()
     for name in ("a.png", "b.jpg"):
         Image.fromarray(rgb_image).save(src / name)
-    code, _, err = run([str(src), "--batch", "--model", "tiny", "--frames", "5", "--steps", "1",
-                        "-o", str(tmp_path / "videos")], capsys)
+    code, _, err = run(
+        [
+            str(src),
+            "--batch",
+            "--model",
+            "tiny",
+            "--frames",
+            "5",
+            "--steps",
+            "1",
+            "-o",
+            str(tmp_path / "videos"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "videos").glob("*.mp4")) == ["a.acrylic.mp4", "b.acrylic.mp4"]
     assert err.count("backend wan") == 1
@@ -86,8 +118,23 @@ def _bad(tmp_path, img, case):
     }[case]
 
 
-CASES = ["missing", "corrupt", "empty", "not-image", "medium", "lora-missing", "lora-pickle", "lora-junk",
-         "frames", "out-dir-missing", "out-suffix", "size", "flag", "backend", "folder-no-batch"]
+CASES = [
+    "missing",
+    "corrupt",
+    "empty",
+    "not-image",
+    "medium",
+    "lora-missing",
+    "lora-pickle",
+    "lora-junk",
+    "frames",
+    "out-dir-missing",
+    "out-suffix",
+    "size",
+    "flag",
+    "backend",
+    "folder-no-batch",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -127,7 +174,11 @@ def test_zero_size_image(tmp_path, capsys):
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
 
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 0, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 0, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
     p = tmp_path / "zero.png"
     p.write_bytes(data)
     code, _, err = run([str(p), "--model", "tiny"], capsys)

@@ -19,7 +19,9 @@ class KnownOrderPipeline:
     def set_progress_bar_config(self, **kw):
         self.progress_cfg = kw
 
-    def __call__(self, image, height, width, num_frames, callback_on_step_end=None, num_inference_steps=1, **kw):
+    def __call__(
+        self, image, height, width, num_frames, callback_on_step_end=None, num_inference_steps=1, **kw
+    ):
         self.calls.append(dict(image=image, height=height, width=width, num_frames=num_frames, **kw))
         for step in range(num_inference_steps):
             callback_on_step_end(self, step, 0, {})
@@ -31,8 +33,13 @@ def test_flip_to_painting_order_and_crop_pad():
     pipe = KnownOrderPipeline()
     image = np.zeros((50, 100, 3), np.uint8)  # 2:1, will be letterboxed into a 64x48 canvas
     seen = []
-    frames = paint_with_pipeline(pipe, image, "p", SampleConfig(frames=9, steps=3, size=(64, 48)),
-                                 progress=lambda d, t: seen.append((d, t)))
+    frames = paint_with_pipeline(
+        pipe,
+        image,
+        "p",
+        SampleConfig(frames=9, steps=3, size=(64, 48)),
+        progress=lambda d, t: seen.append((d, t)),
+    )
     call = pipe.calls[0]
     assert (call["width"], call["height"], call["num_frames"]) == (64, 48, 9)
     assert call["image"].size == (64, 48)
@@ -59,8 +66,14 @@ def test_to_painting_order_uint8_passthrough():
     assert [int(f[0, 0, 0]) for f in out] == [30, 20, 10]
 
 
-@pytest.mark.parametrize("cfg,msg", [(SampleConfig(frames=48), "4k"), (SampleConfig(steps=0), "steps"),
-                                     (SampleConfig(guidance=-1), "guidance")])
+@pytest.mark.parametrize(
+    "cfg,msg",
+    [
+        (SampleConfig(frames=48), "4k"),
+        (SampleConfig(steps=0), "steps"),
+        (SampleConfig(guidance=-1), "guidance"),
+    ],
+)
 def test_sample_config_validation(cfg, msg):
     with pytest.raises(InputError, match=msg):
         cfg.validate()
