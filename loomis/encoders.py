@@ -101,17 +101,18 @@ def encode_images(image_processor, image_encoder, images: Sequence[np.ndarray]) 
 
 
 def load_encoders(model, dtype: torch.dtype = torch.bfloat16, device: str | torch.device = "cpu",
-                  tiny_seed: int = 0) -> dict:
+                  tiny_seed: int = 0, tiny_components: dict | None = None) -> dict:
     """The frozen components (vae, text_encoder, tokenizer, image_encoder, image_processor) of a
     resolved model or name, without the DiT. The umT5 takes ``dtype``; the VAE and CLIP stay float32
-    (as ``loomis.models.load_pipeline`` runs them)."""
+    (as ``loomis.models.load_pipeline`` runs them). ``tiny_components`` lets a caller that already
+    built the ``tiny`` components reuse them."""
     from loomis.models import build_tiny_components, resolve_model
 
     resolved = resolve_model(model) if isinstance(model, str) else model
     if resolved.kind == "tiny":
-        comps = build_tiny_components(tiny_seed)
-        comps.pop("transformer")
-        comps.pop("scheduler")
+        comps = dict(tiny_components or build_tiny_components(tiny_seed))
+        comps.pop("transformer", None)
+        comps.pop("scheduler", None)
     else:
         comps = _load_encoders_from(resolved.location, dtype)
     for name, want in (("text_encoder", dtype), ("vae", torch.float32), ("image_encoder", torch.float32)):

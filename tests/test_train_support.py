@@ -52,3 +52,20 @@ def make_dataset(root: Path, n: int = 1, frames: int = 12, variants: bool = Fals
 def tiny_overrides(data: Path, out: Path, **extra) -> list[str]:
     sets = [f"data.path={data}", f"train.output={out}", "logging.tensorboard=false"]
     return sets + [f"{k}={v}" for k, v in extra.items()]
+
+
+def run_training(data: Path, out: Path, sets: list[str] = (), resume: bool = False, config: str = "tiny.yaml"):
+    """Train in-process with configs/<config> (tiny model) and return (trainer, result)."""
+    from loomis_train.config import load_config
+    from loomis_train.distributed import DistEnv
+    from loomis_train.trainer import Trainer
+
+    cfg = load_config(REPO / "configs" / config, tiny_overrides(data, out) + list(sets))
+    trainer = Trainer(cfg, DistEnv())
+    return trainer, trainer.run(resume=resume)
+
+
+def read_metrics(out: Path) -> list[dict]:
+    import json
+
+    return [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines() if ln.strip()]

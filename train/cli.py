@@ -70,3 +70,7 @@ def _main(argv) -> int:
 
 def main(argv=None) -> int:
     sys.exit(run_main(_main, argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -53,6 +53,7 @@ class DataConfig:
     cache: str | None = None  # a loomis-data cache directory; then only the DiT is loaded
     shuffle: bool = True
     pad_value: int = 255
+    memo_items: int = 0  # without a cache: keep this many items' encodings in memory
 
 
 @dataclass
@@ -241,6 +242,11 @@ def _coerce(tp, value, key: str):
 
 
 def _scalar(tp, value, key: str):
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "5e-5" (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),

@@ -52,6 +52,7 @@ class OnlineFeatures:
 
     def __init__(self, items: list[Item], cfg: DataConfig, comps: dict, device: torch.device):
         self.items, self.cfg, self.comps, self.device = items, cfg, comps, device
+        self.memo: dict[str, dict[str, torch.Tensor]] = {}  # encodings are deterministic: reuse them
 
     @property
     def keys(self) -> list[str]:
@@ -75,7 +76,18 @@ class OnlineFeatures:
         }
 
     def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        return self.encode([self.items[i] for i in indices])
+        """Items are encoded one at a time (as the cache stores them, so cached and on-the-fly runs
+        see identical tensors) and kept in memory up to ``data.memo_items``."""
+        feats = []
+        for i in indices:
+            key = self.items[i].key
+            f = self.memo.get(key)
+            if f is None:
+                f = {k: v[0].cpu() for k, v in self.encode([self.items[i]]).items()}
+                if len(self.memo) < self.cfg.memo_items:
+                    self.memo[key] = f
+            feats.append(f)
+        return {k: torch.stack([f[k] for f in feats]) for k in FIELDS}
 
 
 class CachedFeatures:

@@ -6,6 +6,8 @@ usual mixed-precision recipe for adapters: bf16 base, fp32 adapter and optimizer
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 
 import torch
@@ -20,10 +22,20 @@ log = logging.getLogger(__name__)
 ADAPTER = "default"
 
 
+@functools.cache
+def _tiny(seed: int) -> dict:
+    return build_tiny_components(seed)
+
+
+def tiny_components(seed: int) -> dict:
+    """A private copy of the ``tiny`` components (built once per process: tests run many trainers)."""
+    return copy.deepcopy(_tiny(seed))
+
+
 def load_transformer(resolved: ResolvedModel, dtype: torch.dtype, tiny_seed: int = 0):
     """Only the DiT (the frozen encoders are cached or loaded separately)."""
     if resolved.kind == "tiny":
-        model = build_tiny_components(tiny_seed)["transformer"]
+        model = tiny_components(tiny_seed)["transformer"]
         return model if dtype == torch.float32 else model.to(dtype)
     from diffusers import WanTransformer3DModel
 

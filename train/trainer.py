@@ -27,7 +27,14 @@ from .config import TrainConfig, save_config
 from .data import BatchPlan, load_items
 from .features import CachedFeatures, OnlineFeatures
 from .logs import MetricsLogger
-from .model import attach_lora, enable_checkpointing, load_lora_weights, load_transformer, trainable_state
+from .model import (
+    attach_lora,
+    enable_checkpointing,
+    load_lora_weights,
+    load_transformer,
+    tiny_components,
+    trainable_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +85,8 @@ class Trainer:
             from loomis.encoders import load_encoders
 
             items = load_items(d)
-            comps = load_encoders(self.resolved, self.dtype, self.env.device, self.cfg.model.tiny_seed)
+            comps = load_encoders(self.resolved, self.dtype, self.env.device, self.cfg.model.tiny_seed,
+                                  tiny_components(self.cfg.model.tiny_seed) if self.resolved.kind == "tiny" else None)
             self.features = OnlineFeatures(items, d, comps, self.env.device)
             self.mediums = sorted({it.sample.medium for it in items})
         self.plan = BatchPlan(self.features.buckets, d.batch_size, self.cfg.train.seed, self.env.rank,
@@ -99,6 +107,7 @@ class Trainer:
 
     def build_model(self) -> None:
         self.transformer = load_transformer(self.resolved, self.dtype, self.cfg.model.tiny_seed)
+        torch.manual_seed(self.cfg.train.seed)  # LoRA A's random init: the same for every run of a config
         self.params = attach_lora(self.transformer, self.cfg.lora)
         if self.cfg.model.gradient_checkpointing:
             enable_checkpointing(self.transformer)

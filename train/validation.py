@@ -94,7 +94,10 @@ def _pipeline(trainer):
         from loomis.encoders import load_encoders
         from loomis.models import make_scheduler
 
-        comps = load_encoders(trainer.resolved, trainer.dtype, trainer.env.device, trainer.cfg.model.tiny_seed)
+        from .model import tiny_components
+
+        comps = load_encoders(trainer.resolved, trainer.dtype, trainer.env.device, trainer.cfg.model.tiny_seed,
+                              tiny_components(trainer.cfg.model.tiny_seed) if trainer.resolved.kind == "tiny" else None)
         shift = trainer.resolved.spec.flow_shift if trainer.resolved.spec else 3.0
         trainer._val_pipe = WanImageToVideoPipeline(transformer=trainer.transformer, scheduler=make_scheduler(shift),
                                                     **comps)
