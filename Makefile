@@ -6,6 +6,9 @@ PIP     = $(PY) -m pip
 EXTRAS ?= train,metrics,data,dev
 STAMP   = $(VENV)/.installed-$(EXTRAS)
 
+# Also honoured inside packages' isolated build environments (a plain -c is not).
+export PIP_CONSTRAINT := $(abspath constraints.txt)
+
 .PHONY: install test test-all lint format demo bench clean
 
 install: $(STAMP)
