@@ -45,7 +45,11 @@ def gather_inputs(arg: str) -> tuple[list[Path], bool]:
     if not path.exists():
         raise InputError(f"{arg} does not exist")
     if path.is_dir():
-        vids = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+        vids = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
+        )
         if not vids:  # a folder of frames is itself one video
             if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
                 return [path], False
@@ -53,7 +57,11 @@ def gather_inputs(arg: str) -> tuple[list[Path], bool]:
         return vids, True
     if path.suffix.lower() in LIST_SUFFIXES:
         lines = [ln.strip() for ln in path.read_text().splitlines()]
-        vids = [(path.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for ln in lines if ln and not ln.startswith("#")]
+        vids = [
+            (path.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln)
+            for ln in lines
+            if ln and not ln.startswith("#")
+        ]
         if not vids:
             raise InputError(f"list {arg} names no videos")
         return vids, True
@@ -65,7 +73,9 @@ def parse_shard(spec: str | None) -> tuple[int, int]:
         return 0, 1
     m = re.fullmatch(r"(\d+)/(\d+)", spec.strip())
     if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
-        raise InputError(f"--shard must be i/n with 0 <= i < n (e.g. 0/4, the Slurm array index), got {spec!r}")
+        raise InputError(
+            f"--shard must be i/n with 0 <= i < n (e.g. 0/4, the Slurm array index), got {spec!r}"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -102,7 +112,10 @@ def is_done(dataset: Path, sid: str, video: Path) -> bool:
 
 def _mark(dataset: Path, sid: str, video: Path, status: str, **extra) -> None:
     (dataset / STATE_DIR).mkdir(parents=True, exist_ok=True)
-    write_json(dataset / STATE_DIR / f"{sid}.json", {**_fingerprint(video), "status": status, "time": time.time(), **extra})
+    write_json(
+        dataset / STATE_DIR / f"{sid}.json",
+        {**_fingerprint(video), "status": status, "time": time.time(), **extra},
+    )
 
 
 def _clean_partial(dataset: Path, sid: str) -> None:
@@ -110,7 +123,9 @@ def _clean_partial(dataset: Path, sid: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def curate_one(video: Path, sid: str, dataset: Path, medium: str, cfg: CurateConfig, detectors: Detectors | None) -> Path:
+def curate_one(
+    video: Path, sid: str, dataset: Path, medium: str, cfg: CurateConfig, detectors: Detectors | None
+) -> Path:
     """Curate and write one sample; overwrites an older sample of the same id only when complete."""
     _clean_partial(dataset, sid)
     result = curate_video(video, cfg, detectors)

@@ -107,7 +107,9 @@ def _intersect(e1: tuple[np.ndarray, np.ndarray], e2: tuple[np.ndarray, np.ndarr
     return p + t * r
 
 
-def find_canvas(frames: np.ndarray, windows: int = 6, detector: CanvasDetector | None = None) -> np.ndarray | None:
+def find_canvas(
+    frames: np.ndarray, windows: int = 6, detector: CanvasDetector | None = None
+) -> np.ndarray | None:
     """Stable canvas quad over ``frames`` (N, H, W, 3) or None when no window finds one."""
     n = len(frames)
     quads = []

@@ -31,9 +31,13 @@ _STYLE = re.compile(
     r"(\s+(of|showing|depicting|with))?",
     re.IGNORECASE,
 )
-_MEDIA = re.compile(r"\b(oil|acrylic|watercolou?r|gouache|pastel|charcoal|graphite|pencil|crayon)s?\b", re.IGNORECASE)
-_STYLE_PHRASE = re.compile(r"\b(in|with)\s+(the\s+)?(style|manner)\s+of\s+[\w .'-]+?(?=[,.;]|$)|\bin\s+an?\s+[\w-]+\s+style\b",
-                           re.IGNORECASE)
+_MEDIA = re.compile(
+    r"\b(oil|acrylic|watercolou?r|gouache|pastel|charcoal|graphite|pencil|crayon)s?\b", re.IGNORECASE
+)
+_STYLE_PHRASE = re.compile(
+    r"\b(in|with)\s+(the\s+)?(style|manner)\s+of\s+[\w .'-]+?(?=[,.;]|$)|\bin\s+an?\s+[\w-]+\s+style\b",
+    re.IGNORECASE,
+)
 _LEAD = re.compile(r"^(this|the)\s+(image|picture)\s+(shows|depicts)\s+", re.IGNORECASE)
 
 
@@ -97,7 +101,9 @@ class QwenVL:
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-        self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype, local_files_only=True)
+        self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+            path, dtype=dtype, local_files_only=True
+        )
         self.model.to(self.device).eval()
         self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)
         self.max_new_tokens = max_new_tokens
@@ -106,11 +112,20 @@ class QwenVL:
         from PIL import Image
         from qwen_vl_utils import process_vision_info
 
-        messages = [{"role": "user", "content": [{"type": "image", "image": Image.fromarray(image)},
-                                                 {"type": "text", "text": PROMPT}]}]
+        messages = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": Image.fromarray(image)},
+                    {"type": "text", "text": PROMPT},
+                ],
+            }
+        ]
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         images, videos = process_vision_info(messages)
-        inputs = self.processor(text=[text], images=images, videos=videos, padding=True, return_tensors="pt").to(self.device)
+        inputs = self.processor(
+            text=[text], images=images, videos=videos, padding=True, return_tensors="pt"
+        ).to(self.device)
         with self.torch.no_grad():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         new = out[:, inputs.input_ids.shape[1] :]

@@ -16,10 +16,13 @@ log = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("caption", help="caption samples (content only; the prompt adds the medium)",
-                       description="Write content captions into a dataset: from --captions CSV (id,caption) "
-                       "or Qwen2.5-VL loaded from a local --model folder. Medium and style words are removed.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "caption",
+        help="caption samples (content only; the prompt adds the medium)",
+        description="Write content captions into a dataset: from --captions CSV (id,caption) "
+        "or Qwen2.5-VL loaded from a local --model folder. Medium and style words are removed.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("dataset", metavar="DATASET")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--captions", metavar="CSV", help="CSV with id,caption rows")
@@ -28,7 +31,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def caption_dataset(dataset: Path, backend: CaptionBackend, overwrite: bool = False, progress: bool = False) -> dict:
+def caption_dataset(
+    dataset: Path, backend: CaptionBackend, overwrite: bool = False, progress: bool = False
+) -> dict:
     samples, problems = read_dataset(dataset)
     if not samples:
         raise InputError(f"{dataset} has no readable samples to caption")
@@ -56,5 +61,10 @@ def caption_dataset(dataset: Path, backend: CaptionBackend, overwrite: bool = Fa
 def run(args) -> int:
     backend = CsvCaptions(args.captions) if args.captions else QwenVL(args.model)
     stats = caption_dataset(Path(args.dataset), backend, args.overwrite, progress_enabled())
-    log.info("caption: %d captioned, %d kept, %d without caption", stats["captioned"], stats["kept"], len(stats["missing"]))
+    log.info(
+        "caption: %d captioned, %d kept, %d without caption",
+        stats["captioned"],
+        stats["kept"],
+        len(stats["missing"]),
+    )
     return 0

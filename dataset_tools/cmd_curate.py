@@ -31,19 +31,39 @@ def register(sub) -> None:
     p.add_argument("input", metavar="VIDEO|DIR|LIST", help="a video file, a folder of videos or a list file")
     p.add_argument("--out", required=True, metavar="DATASET", help="dataset folder (created if missing)")
     p.add_argument("--medium", required=True, help="painting medium of these videos (registry name)")
-    p.add_argument("--split-screen", action="store_true", help="Loomis split-screen videos: photo left, drawing right")
-    p.add_argument("--canvas", default="auto", help="auto, full, or the corners x1,y1,…,x4,y4 (TL TR BR BL, video pixels)")
+    p.add_argument(
+        "--split-screen", action="store_true", help="Loomis split-screen videos: photo left, drawing right"
+    )
+    p.add_argument(
+        "--canvas",
+        default="auto",
+        help="auto, full, or the corners x1,y1,…,x4,y4 (TL TR BR BL, video pixels)",
+    )
     p.add_argument("--sample-fps", type=float, default=3.0, help="samples per second of video")
-    p.add_argument("--segment", type=float, default=10.0, metavar="SECONDS", help="occlusion-removal segment length")
+    p.add_argument(
+        "--segment", type=float, default=10.0, metavar="SECONDS", help="occlusion-removal segment length"
+    )
     p.add_argument("--max-size", type=int, default=512, help="longest side of the rectified canvas (pixels)")
-    p.add_argument("--num-frames", type=int, default=None, help="keep this many frames (default: every distinct one)")
-    p.add_argument("--progress-aware", action="store_true", help="with --num-frames: spread perceptual change evenly")
+    p.add_argument(
+        "--num-frames", type=int, default=None, help="keep this many frames (default: every distinct one)"
+    )
+    p.add_argument(
+        "--progress-aware", action="store_true", help="with --num-frames: spread perceptual change evenly"
+    )
     p.add_argument("--no-trim", action="store_true", help="keep intro and outro")
     p.add_argument("--no-overlays", action="store_true", help="do not look for logos/watermarks")
-    p.add_argument("--occlusion-threshold", type=int, default=28, help="grey-level deviation that marks a hand/brush")
-    p.add_argument("--detector-model", default=None, metavar="DIR",
-                   help="local GroundingDINO folder (transformers layout) for canvas and hand/brush detection")
-    p.add_argument("--shard", default=None, metavar="I/N", help="process only videos k with k %% N == I (0 <= I < N)")
+    p.add_argument(
+        "--occlusion-threshold", type=int, default=28, help="grey-level deviation that marks a hand/brush"
+    )
+    p.add_argument(
+        "--detector-model",
+        default=None,
+        metavar="DIR",
+        help="local GroundingDINO folder (transformers layout) for canvas and hand/brush detection",
+    )
+    p.add_argument(
+        "--shard", default=None, metavar="I/N", help="process only videos k with k %% N == I (0 <= I < N)"
+    )
     p.add_argument("--overwrite", action="store_true", help="redo videos that are already curated")
     p.set_defaults(func=run)
 
@@ -99,12 +119,28 @@ def run(args) -> int:
         from tqdm import tqdm
 
         bar = tqdm
-    report = run_batch(videos, out, args.medium, cfg, batch=batch, shard=shard, overwrite=args.overwrite,
-                       detectors=detectors, progress=bar)
-    log.info("curate: %d written, %d already done, %d failed → %s", len(report.done), len(report.skipped),
-             len(report.failed), out)
+    report = run_batch(
+        videos,
+        out,
+        args.medium,
+        cfg,
+        batch=batch,
+        shard=shard,
+        overwrite=args.overwrite,
+        detectors=detectors,
+        progress=bar,
+    )
+    log.info(
+        "curate: %d written, %d already done, %d failed → %s",
+        len(report.done),
+        len(report.skipped),
+        len(report.failed),
+        out,
+    )
     for src, why in report.failed.items():
         log.warning("failed: %s: %s", src, why)
     if batch and report.failed and not report.done and not report.skipped:
-        raise InputError(f"none of the {len(report.failed)} videos could be curated (first: {next(iter(report.failed.values()))})")
+        raise InputError(
+            f"none of the {len(report.failed)} videos could be curated (first: {next(iter(report.failed.values()))})"
+        )
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,8 +16,11 @@ from loomis.io import write_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("inspect", help="summarise a dataset and list its problems",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "inspect",
+        help="summarise a dataset and list its problems",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
     p.add_argument("--strict", action="store_true", help="exit 2 when problems are found")
@@ -56,11 +58,18 @@ def inspect_dataset(dataset: Path) -> dict:
         "bad_samples": len(bad),
         "mediums": dict(Counter(s.medium for s in samples)),
         "splits": dict(Counter(s.split for s in samples)),
-        "frames_per_sample": {"min": int(min(counts)), "median": float(np.median(counts)), "max": int(max(counts))}
-        if counts else None,
+        "frames_per_sample": {
+            "min": int(min(counts)),
+            "median": float(np.median(counts)),
+            "max": int(max(counts)),
+        }
+        if counts
+        else None,
         "captioned": sum(1 for s in samples if s.caption),
         "variants": dict(Counter(v.get("medium") for s in samples for v in s.meta.get("variants") or [])),
-        "sources": dict(Counter(str((s.meta.get("provenance") or {}).get("tool", "unknown")) for s in samples)),
+        "sources": dict(
+            Counter(str((s.meta.get("provenance") or {}).get("tool", "unknown")) for s in samples)
+        ),
         "problems": problems,
     }
 
@@ -77,5 +86,7 @@ def run(args) -> int:
     if args.json:
         write_json(args.json, report)
     if args.strict and report["problems"]:
-        raise InputError(f"{len(report['problems'])} problems in {args.dataset} (first: {report['problems'][0]})")
+        raise InputError(
+            f"{len(report['problems'])} problems in {args.dataset} (first: {report['problems'][0]})"
+        )
     return 0

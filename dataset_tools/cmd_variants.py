@@ -18,14 +18,25 @@ log = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("variants", help="media-transfer reference images (I*)",
-                       description="Re-render every sample's reference in other media. pencil-mono, children "
-                       "and coloring-book work without weights; photo (and --prefer-model) need --model.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "variants",
+        help="media-transfer reference images (I*)",
+        description="Re-render every sample's reference in other media. pencil-mono, children "
+        "and coloring-book work without weights; photo (and --prefer-model) need --model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("--to", required=True, help="comma-separated target media, e.g. pencil-mono,children,coloring-book,photo")
-    p.add_argument("--model", metavar="DIR", default=None, help="local diffusers image-editing pipeline folder")
-    p.add_argument("--prefer-model", action="store_true", help="use the model even where a weight-free style exists")
+    p.add_argument(
+        "--to",
+        required=True,
+        help="comma-separated target media, e.g. pencil-mono,children,coloring-book,photo",
+    )
+    p.add_argument(
+        "--model", metavar="DIR", default=None, help="local diffusers image-editing pipeline folder"
+    )
+    p.add_argument(
+        "--prefer-model", action="store_true", help="use the model even where a weight-free style exists"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing variants")
     p.set_defaults(func=run)
 
@@ -38,11 +49,15 @@ def _targets(spec: str, has_model: bool) -> list[str]:
         if t != "photo":
             get_medium(t)
         if t not in WEIGHT_FREE and not has_model:
-            raise InputError(f"variant {t!r} needs --model DIR (weight-free styles: {', '.join(WEIGHT_FREE)})")
+            raise InputError(
+                f"variant {t!r} needs --model DIR (weight-free styles: {', '.join(WEIGHT_FREE)})"
+            )
     return targets
 
 
-def add_variants(dataset: Path, targets: list[str], editor=None, prefer_model: bool = False, overwrite: bool = False) -> int:
+def add_variants(
+    dataset: Path, targets: list[str], editor=None, prefer_model: bool = False, overwrite: bool = False
+) -> int:
     samples, _ = read_dataset(dataset)
     if not samples:
         raise InputError(f"{dataset} has no readable samples")
@@ -60,7 +75,9 @@ def add_variants(dataset: Path, targets: list[str], editor=None, prefer_model: b
             (s.root / "variants").mkdir(exist_ok=True)
             save_image(s.root / rel, img)
             prompt = build_prompt(t, s.caption) if t in medium_names() else s.caption
-            variants = [v for v in variants if v.get("medium") != t] + [{"path": rel, "medium": t, "prompt": prompt}]
+            variants = [v for v in variants if v.get("medium") != t] + [
+                {"path": rel, "medium": t, "prompt": prompt}
+            ]
             written += 1
         update_meta(dataset, s.id, {"variants": variants})
     return written

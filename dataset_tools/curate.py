@@ -59,7 +59,9 @@ class Detectors:
     inpainter: overlays.Inpainter | None = None
 
 
-def curate_video(path: str | os.PathLike, cfg: CurateConfig = CurateConfig(), detectors: Detectors | None = None) -> Curated:
+def curate_video(
+    path: str | os.PathLike, cfg: CurateConfig = CurateConfig(), detectors: Detectors | None = None
+) -> Curated:
     detectors = detectors or Detectors()
     t0 = time.perf_counter()
     samples = sample_video(path, cfg.sample_fps, cfg.work_size)
@@ -97,7 +99,9 @@ def parse_quad(spec: str) -> np.ndarray:
     except ValueError:
         vals = []
     if len(vals) != 8:
-        raise InputError(f"--canvas must be auto, full or 8 numbers x1,y1,…,x4,y4 (TL TR BR BL); got {spec!r}")
+        raise InputError(
+            f"--canvas must be auto, full or 8 numbers x1,y1,…,x4,y4 (TL TR BR BL); got {spec!r}"
+        )
     return np.array(vals, np.float32).reshape(4, 2)
 
 
@@ -114,11 +118,15 @@ def _locate_canvas(samples: Samples, cfg: CurateConfig, split_x: int | None, det
     if quad is None:
         if split_x is not None:  # a digital drawing panel: the whole right side is the canvas
             return full
-        raise InputError(f"{samples.source}: no canvas found (pass --canvas full or the corners with --canvas x1,y1,…)")
+        raise InputError(
+            f"{samples.source}: no canvas found (pass --canvas full or the corners with --canvas x1,y1,…)"
+        )
     return quad + np.float32([x0, 0])
 
 
-def _rectify_all(samples: Samples, quad: np.ndarray, size: tuple[int, int], split_x: int | None) -> np.ndarray:
+def _rectify_all(
+    samples: Samples, quad: np.ndarray, size: tuple[int, int], split_x: int | None
+) -> np.ndarray:
     matrix = canvas_mod.rectifier(quad, size)
     bg = canvas_mod.background_mask(samples.frames.shape[1:3], quad, split_x or 0)
     gains = canvas_mod.exposure_gains(samples.frames, bg)
@@ -142,7 +150,9 @@ def blank_canvas(canv: np.ndarray, first: int) -> np.ndarray:
     return np.broadcast_to(colour.astype(np.uint8), canv.shape[1:]).copy()
 
 
-def _remove_occlusions(canv, times, first, last, cfg: CurateConfig, detector) -> tuple[list[np.ndarray], list[dict]]:
+def _remove_occlusions(
+    canv, times, first, last, cfg: CurateConfig, detector
+) -> tuple[list[np.ndarray], list[dict]]:
     seg = max(1, int(round(cfg.segment_s * cfg.sample_fps)))
     bounds = list(range(first, last + 1, seg))
     if len(bounds) > 1 and last + 1 - bounds[-1] < seg // 3:
@@ -159,12 +169,22 @@ def _remove_occlusions(canv, times, first, last, cfg: CurateConfig, detector) ->
         frames.append(prev)
         outro = a > last
         t = float(times[last]) if outro else float(np.median(times[a:b]))
-        info.append({"time": round(t, 3), "t_start": round(float(times[a]), 3), "t_end": round(float(times[b - 1]), 3),
-                     "samples": [int(a), int(b)], "occluded": round(occluded, 4), "outro": outro})
+        info.append(
+            {
+                "time": round(t, 3),
+                "t_start": round(float(times[a]), 3),
+                "t_end": round(float(times[b - 1]), 3),
+                "samples": [int(a), int(b)],
+                "occluded": round(occluded, 4),
+                "outro": outro,
+            }
+        )
     return frames, info
 
 
-def _select(frames: list[np.ndarray], info: list[dict], cfg: CurateConfig) -> tuple[list[np.ndarray], list[dict]]:
+def _select(
+    frames: list[np.ndarray], info: list[dict], cfg: CurateConfig
+) -> tuple[list[np.ndarray], list[dict]]:
     keep = select.drop_duplicates(frames, cfg.min_change)
     frames, info = [frames[i] for i in keep], [info[i] for i in keep]
     prog = select.progress(frames)
@@ -187,7 +207,11 @@ def _meta(samples: Samples, cfg: CurateConfig, quad, split_x, first, last, info,
             "source": samples.source,
             "tool": "loomis-data curate",
             "kind": "curated from a real painting video (occlusions removed, canvas rectified)",
-            "video": {"size": list(samples.size), "fps": samples.fps, "duration_s": round(samples.duration, 3)},
+            "video": {
+                "size": list(samples.size),
+                "fps": samples.fps,
+                "duration_s": round(samples.duration, 3),
+            },
             "canvas_quad": (np.asarray(quad) / samples.scale).round(1).tolist(),
             "split_x": None if split_x is None else int(round(split_x / samples.scale)),
             "trim_s": [round(float(samples.times[first]), 3), round(float(samples.times[last]), 3)],

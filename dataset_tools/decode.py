@@ -48,7 +48,9 @@ def work_size(w: int, h: int, max_side: int) -> tuple[int, int, float]:
     return max(2, int(round(w * s))), max(2, int(round(h * s))), s
 
 
-def sample_video(path: str | os.PathLike, rate: float = 3.0, max_side: int = 960, work_dir: str | None = None) -> Samples:
+def sample_video(
+    path: str | os.PathLike, rate: float = 3.0, max_side: int = 960, work_dir: str | None = None
+) -> Samples:
     """Sample ``path`` at ``rate`` frames per second, each frame downscaled to at most ``max_side``.
 
     Bad input (missing, not a video, no decodable frame) raises InputError."""
@@ -98,7 +100,13 @@ def _sample_av(path: Path, rate: float, max_side: int, work_dir: str | None) -> 
         except Exception as exc:
             if not times:
                 raise InputError(f"{path} is not a decodable video ({type(exc).__name__}: {exc})") from None
-            log.warning("%s: decoding stopped at %.1f s (%s); using the %d samples read", path, times[-1], exc, len(times))
+            log.warning(
+                "%s: decoding stopped at %.1f s (%s); using the %d samples read",
+                path,
+                times[-1],
+                exc,
+                len(times),
+            )
     if not times:
         raise InputError(f"{path} has zero decodable frames")
     duration = max(duration or 0.0, times[-1])

@@ -27,25 +27,36 @@ class GroundingDino:
     def __init__(self, model_dir: str, box_threshold: float = 0.3, text_threshold: float = 0.25):
         path = Path(model_dir)
         if not (path / "config.json").is_file():
-            raise InputError(f"--detector-model {model_dir}: no config.json there (a local GroundingDINO folder)")
+            raise InputError(
+                f"--detector-model {model_dir}: no config.json there (a local GroundingDINO folder)"
+            )
         import torch
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-        self.model = AutoModelForZeroShotObjectDetection.from_pretrained(path, local_files_only=True).to(self.device).eval()
+        self.model = (
+            AutoModelForZeroShotObjectDetection.from_pretrained(path, local_files_only=True)
+            .to(self.device)
+            .eval()
+        )
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
 
     def boxes(self, image: np.ndarray, prompt: str) -> np.ndarray:
         """(K, 5) boxes x0, y0, x1, y1, score in pixels."""
         from PIL import Image
 
-        inputs = self.processor(images=Image.fromarray(image), text=prompt, return_tensors="pt").to(self.device)
+        inputs = self.processor(images=Image.fromarray(image), text=prompt, return_tensors="pt").to(
+            self.device
+        )
         with self.torch.no_grad():
             out = self.model(**inputs)
         res = self.processor.post_process_grounded_object_detection(
-            out, inputs.input_ids, threshold=self.box_threshold, text_threshold=self.text_threshold,
+            out,
+            inputs.input_ids,
+            threshold=self.box_threshold,
+            text_threshold=self.text_threshold,
             target_sizes=[image.shape[:2]],
         )[0]
         boxes = res["boxes"].cpu().numpy().reshape(-1, 4)

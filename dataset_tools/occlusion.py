@@ -65,7 +65,9 @@ def transient_masks(
     n, h, w = samples.shape[:3]
     s = cfg.analysis_scale
     sw, sh = max(4, int(w * s)), max(4, int(h * s))
-    small = np.stack([cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in samples]).astype(np.int16)
+    small = np.stack([cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in samples]).astype(
+        np.int16
+    )
     prev = cv2.resize(previous, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.int16)
     med = np.median(np.concatenate([small, prev[None]]), axis=0)
     dev_med = np.abs(small - med).max(-1)
@@ -74,7 +76,9 @@ def transient_masks(
     skin = np.stack([skin_mask(f.astype(np.uint8)) for f in small])
     weak = (dev_med > cfg.threshold // 2) & skin
     if skin_ok is not None:
-        weak |= skin & ~cv2.resize(skin_ok.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST).astype(bool)
+        weak |= skin & ~cv2.resize(
+            skin_ok.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
     raw = (strong | weak).astype(np.uint8)
     r = max(1, int(round(cfg.dilate * min(h, w))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))

@@ -41,11 +41,18 @@ def find_overlays(samples: np.ndarray, cfg: OverlayConfig = OverlayConfig()) -> 
     mean = stack.mean(axis=0)
     gx = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3)
-    still = std < cfg.still
-    seeds = still & (np.hypot(gx, gy) > cfg.edge)
+    grad = np.hypot(gx, gy)
+    # compression jitters sharp edges a little every frame: allow more on strong edges
+    still = std < cfg.still + 0.02 * grad
+    # an edge *inside* a still neighbourhood: the edge of a still patch against changing paint has
+    # moving neighbours, the strokes of a logo's letters do not
+    inner = cv2.erode(still.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    seeds = inner & (grad > cfg.edge)
     seeds[:3], seeds[-3:], seeds[:, :3], seeds[:, -3:] = False, False, False, False  # canvas border
     k = max(3, int(cfg.grow * min(h, w)) | 1)
-    region = cv2.morphologyEx(seeds.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    region = cv2.morphologyEx(
+        seeds.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    )
     region &= cv2.dilate(still.astype(np.uint8), np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
     out = np.zeros((h, w), bool)
@@ -56,6 +63,14 @@ def find_overlays(samples: np.ndarray, cfg: OverlayConfig = OverlayConfig()) -> 
         if area >= 20 and area <= cfg.max_area * h * w and density >= cfg.min_density:
             out |= comp
     if out.any():
+        contours, _ = cv2.findContours(out.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        filled = np.zeros((h, w), np.uint8)
+        cv2.drawContours(filled, contours, -1, 1, -1)  # a badge's inside is part of the badge
+        out = (filled > 0) & cv2.dilate(still.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        still_u8, grown = still.astype(np.uint8), out.astype(np.uint8)
+        for _ in range(k):  # grow through still pixels to the badge's own border (a bounded flood)
+            grown = cv2.dilate(grown, np.ones((3, 3), np.uint8)) & still_u8 | grown
+        out = grown > 0
         out = cv2.dilate(out.astype(np.uint8), np.ones((2 * cfg.pad + 1,) * 2, np.uint8)) > 0
         b = 8  # border seeds were ignored: carry a region found just inside out to the border
         out[:b] |= out[b : b + 1].any(0)
@@ -66,7 +81,9 @@ def find_overlays(samples: np.ndarray, cfg: OverlayConfig = OverlayConfig()) -> 
     return out
 
 
-def inpaint(image: np.ndarray, mask: np.ndarray, radius: int = 5, inpainter: Inpainter | None = None) -> np.ndarray:
+def inpaint(
+    image: np.ndarray, mask: np.ndarray, radius: int = 5, inpainter: Inpainter | None = None
+) -> np.ndarray:
     if not mask.any():
         return image
     if inpainter is not None:

@@ -27,8 +27,9 @@ def reference_photo(frames: np.ndarray, split_x: int) -> np.ndarray:
     n = len(frames)
     pick = np.linspace(0, n - 1, min(n, 31)).round().astype(int)
     left = np.median(np.asarray(frames[pick])[:, :, :split_x], axis=0).astype(np.uint8)
-    rows = np.nonzero(left.max(axis=(1, 2)) > 40)[0]
-    cols = np.nonzero(left.max(axis=(0, 2)) > 40)[0]
+    lit = left.max(axis=2) > 40  # letterbox bars are near black
+    rows = np.nonzero(lit.mean(axis=1) > 0.5)[0]
+    cols = np.nonzero(lit.mean(axis=0) > 0.5)[0]
     if len(rows) < 8 or len(cols) < 8:
         return left
     return left[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]

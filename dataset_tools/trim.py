@@ -22,7 +22,9 @@ def activity(canvas_samples: np.ndarray, threshold: int = 25, scale: int = 4) ->
     prev = None
     for i in range(n):
         f = canvas_samples[i]
-        small = cv2.resize(f, (max(2, f.shape[1] // scale), max(2, f.shape[0] // scale)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            f, (max(2, f.shape[1] // scale), max(2, f.shape[0] // scale)), interpolation=cv2.INTER_AREA
+        )
         small = small.astype(np.int16)
         if prev is not None:
             out[i] = float((np.abs(small - prev).max(-1) > threshold).mean())
@@ -38,9 +40,7 @@ def painting_interval(act: np.ndarray, min_fraction: float = 0.002) -> tuple[int
     sustained_back = np.array([on[max(0, i - 2) : i + 1].sum() >= 2 for i in range(n)])
     if not sustained.any():
         raise InputError("no painting activity found (the canvas never changes and nothing moves over it)")
-    first = int(np.argmax(sustained))
-    if not on[first]:
-        first += 1
-    last = int(n - 1 - np.argmax(sustained_back[::-1]))
+    first = int(np.argmax(sustained & on))
+    last = int(n - 1 - np.argmax((sustained_back & on)[::-1]))
     # activity at i is the change between i-1 and i: painting starts just after the last still sample
     return max(0, first - 1), last

@@ -33,7 +33,9 @@ def logo_mask(tut: Tutorial) -> np.ndarray:
     if tut.logo_box is None:
         return np.zeros((kh, kw), bool)
     x0, y0, x1, y1 = tut.logo_box
-    m = cv2.getPerspectiveTransform(tut.quad.astype(np.float32), np.float32([[0, 0], [kw, 0], [kw, kh], [0, kh]]))
+    m = cv2.getPerspectiveTransform(
+        tut.quad.astype(np.float32), np.float32([[0, 0], [kw, 0], [kw, kh], [0, kh]])
+    )
     box = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])[None]
     poly = cv2.perspectiveTransform(box, m)[0].round().astype(np.int32)
     out = np.zeros((kh, kw), np.uint8)
@@ -50,7 +52,9 @@ def score(tut: Tutorial, frames: list[np.ndarray], meta: dict) -> dict:
         gt = tut.canvas_at(float(d["time"]))
         psnrs.append(psnr(rec, gt))
         wrong = np.abs(rec.astype(np.int16) - gt.astype(np.int16)).max(-1) > 40
-        handlike = _near(rec, np.stack([SKIN, SKIN * 0.92, BRUSH]), 40) & ~_near(gt, np.stack([SKIN, SKIN * 0.92, BRUSH]), 60)
+        handlike = _near(rec, np.stack([SKIN, SKIN * 0.92, BRUSH]), 40) & ~_near(
+            gt, np.stack([SKIN, SKIN * 0.92, BRUSH]), 60
+        )
         hand_px += int((wrong & handlike).sum())
         logolike = _near(rec, LOGO_COLOURS, 40) & ~_near(gt, LOGO_COLOURS, 60)
         logo_px += int((wrong & logolike & logo).sum())

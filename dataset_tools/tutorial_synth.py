@@ -80,7 +80,9 @@ class Tutorial:
 # --------------------------------------------------------------------------------------------
 # known sequences
 # --------------------------------------------------------------------------------------------
-def procedural_sequence(size: tuple[int, int] = (320, 240), steps: int = 8, seed: int = 0) -> list[np.ndarray]:
+def procedural_sequence(
+    size: tuple[int, int] = (320, 240), steps: int = 8, seed: int = 0
+) -> list[np.ndarray]:
     """A landscape painted coarse-to-fine: blank canvas, sky, hills, sun, water, textured detail."""
     w, h = size
     rng = np.random.default_rng(seed)
@@ -136,7 +138,12 @@ def _canvas_quad(spec: TutorialSpec, area: tuple[int, int, int, int], aspect: fl
     cx, cy = x0 + aw / 2 + rng.uniform(-0.03, 0.03) * aw, y0 + ah / 2
     p = spec.perspective * cw / 2
     quad = np.array(
-        [[cx - cw / 2 + p, cy - ch / 2], [cx + cw / 2 - p, cy - ch / 2], [cx + cw / 2, cy + ch / 2], [cx - cw / 2, cy + ch / 2]],
+        [
+            [cx - cw / 2 + p, cy - ch / 2],
+            [cx + cw / 2 - p, cy - ch / 2],
+            [cx + cw / 2, cy + ch / 2],
+            [cx - cw / 2, cy + ch / 2],
+        ],
         np.float32,
     )
     ang = np.deg2rad(rng.uniform(-2.0, 2.0))
@@ -151,7 +158,9 @@ def _table(w: int, h: int, rng) -> np.ndarray:
     return np.clip(base, 0, 255).astype(np.float32)
 
 
-def _reveal_times(prev: np.ndarray, nxt: np.ndarray, t0: float, t1: float, cell: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def _reveal_times(
+    prev: np.ndarray, nxt: np.ndarray, t0: float, t1: float, cell: int, rng
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel time at which ``nxt`` replaces ``prev``: cells that change are visited in a
     boustrophedon path; returns (times, path of cell centres in canvas pixels)."""
     h, w = prev.shape[:2]
@@ -179,17 +188,30 @@ def _draw_hand(img: np.ndarray, tip: np.ndarray, scale: float, wobble: float) ->
     d = np.array([np.cos(0.75 + wobble), np.sin(0.75 + wobble)], np.float32)
     grip = tip + d * 70 * scale
     cv2.line(img, _pt(tip), _pt(grip), BRUSH.tolist(), max(2, int(5 * scale)), cv2.LINE_AA)
-    cv2.ellipse(img, _pt(grip + d * 10 * scale), (int(34 * scale), int(22 * scale)), float(np.degrees(0.75 + wobble)), 0, 360,
-                SKIN.tolist(), -1, cv2.LINE_AA)
+    cv2.ellipse(
+        img,
+        _pt(grip + d * 10 * scale),
+        (int(34 * scale), int(22 * scale)),
+        float(np.degrees(0.75 + wobble)),
+        0,
+        360,
+        SKIN.tolist(),
+        -1,
+        cv2.LINE_AA,
+    )
     elbow = grip + d * 900 * scale
-    cv2.line(img, _pt(grip + d * 20 * scale), _pt(elbow), (SKIN * 0.92).tolist(), int(42 * scale), cv2.LINE_AA)
+    cv2.line(
+        img, _pt(grip + d * 20 * scale), _pt(elbow), (SKIN * 0.92).tolist(), int(42 * scale), cv2.LINE_AA
+    )
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
     return int(round(float(p[0]))), int(round(float(p[1])))
 
 
-def _logo(w: int, h: int, quad: np.ndarray, area_x0: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+def _logo(
+    w: int, h: int, quad: np.ndarray, area_x0: int
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """An opaque channel badge overlapping the canvas' lower right corner."""
     lw, lh = int(w * 0.16), int(h * 0.09)
     br = quad[2]
@@ -201,15 +223,25 @@ def _logo(w: int, h: int, quad: np.ndarray, area_x0: int) -> tuple[np.ndarray, n
     cv2.rectangle(img, (x0, y0), (x0 + lw, y0 + lh), (250, 250, 250), -1)
     cv2.rectangle(alpha, (x0, y0), (x0 + lw, y0 + lh), 1.0, -1)
     fs = lh / 40.0
-    cv2.putText(img, "ART TV", (x0 + 4, y0 + int(lh * 0.75)), cv2.FONT_HERSHEY_SIMPLEX, fs, (200, 30, 30), max(1, int(2 * fs)),
-                cv2.LINE_AA)
+    cv2.putText(
+        img,
+        "ART TV",
+        (x0 + 4, y0 + int(lh * 0.75)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        fs,
+        (200, 30, 30),
+        max(1, int(2 * fs)),
+        cv2.LINE_AA,
+    )
     return img.astype(np.float32), alpha, (x0, y0, x0 + lw, y0 + lh)
 
 
 # --------------------------------------------------------------------------------------------
 # rendering
 # --------------------------------------------------------------------------------------------
-def make_tutorial(path: str | os.PathLike, spec: TutorialSpec = TutorialSpec(), known: list[np.ndarray] | None = None) -> Tutorial:
+def make_tutorial(
+    path: str | os.PathLike, spec: TutorialSpec = TutorialSpec(), known: list[np.ndarray] | None = None
+) -> Tutorial:
     """Render a tutorial video to ``path`` (mp4) and return its ground truth."""
     rng = np.random.default_rng(spec.seed)
     w, h = spec.size
@@ -220,7 +252,9 @@ def make_tutorial(path: str | os.PathLike, spec: TutorialSpec = TutorialSpec(), 
     quad = _canvas_quad(spec, area, kw / kh, rng)
     homography = cv2.getPerspectiveTransform(np.float32([[0, 0], [kw, 0], [kw, kh], [0, kh]]), quad)
     table = _table(w, h, rng)
-    cover = cv2.warpPerspective(np.ones((kh, kw), np.float32), homography, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    cover = cv2.warpPerspective(np.ones((kh, kw), np.float32), homography, (w, h), flags=cv2.INTER_LINEAR)[
+        ..., None
+    ]
     reference = None
     if split_x:
         photo = cv2.GaussianBlur(known[-1].astype(np.float32), (0, 0), 0.8) * 0.95 + 8
@@ -251,7 +285,9 @@ def make_tutorial(path: str | os.PathLike, spec: TutorialSpec = TutorialSpec(), 
             for i in range(n):
                 t = i / spec.fps
                 frame = table.copy()
-                canvas = cv2.warpPerspective(tut.canvas_at(t).astype(np.float32), homography, (w, h), flags=cv2.INTER_LINEAR)
+                canvas = cv2.warpPerspective(
+                    tut.canvas_at(t).astype(np.float32), homography, (w, h), flags=cv2.INTER_LINEAR
+                )
                 frame = frame * (1 - cover) + canvas * cover
                 if spec.hand and t0 <= t < t1:
                     k = min(int((t - t0) / slot), len(paths) - 1)
@@ -277,6 +313,14 @@ def make_tutorial(path: str | os.PathLike, spec: TutorialSpec = TutorialSpec(), 
 def _open_writer(path: Path, fps: float):
     import imageio.v2 as imageio
 
-    return imageio.get_writer(str(path), format="FFMPEG", fps=fps, codec="libx264", quality=None, pixelformat="yuv420p",
-                              macro_block_size=1, ffmpeg_log_level="error",
-                              output_params=["-preset", "veryfast", "-crf", "23", "-g", "250"])
+    return imageio.get_writer(
+        str(path),
+        format="FFMPEG",
+        fps=fps,
+        codec="libx264",
+        quality=None,
+        pixelformat="yuv420p",
+        macro_block_size=1,
+        ffmpeg_log_level="error",
+        output_params=["-preset", "veryfast", "-crf", "23", "-g", "250"],
+    )

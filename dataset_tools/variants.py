@@ -77,28 +77,40 @@ class DiffusersEditor:
     def __init__(self, model_dir: str, steps: int = 30, strength: float = 0.75):
         path = Path(model_dir)
         if not (path / "model_index.json").is_file():
-            raise InputError(f"--model {model_dir}: no model_index.json there (a local diffusers pipeline folder)")
+            raise InputError(
+                f"--model {model_dir}: no model_index.json there (a local diffusers pipeline folder)"
+            )
         import torch
         from diffusers import AutoPipelineForImage2Image
 
         self.torch = torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.float16 if device == "cuda" else torch.float32
-        self.pipe = AutoPipelineForImage2Image.from_pretrained(path, torch_dtype=dtype, local_files_only=True).to(device)
+        self.pipe = AutoPipelineForImage2Image.from_pretrained(
+            path, torch_dtype=dtype, local_files_only=True
+        ).to(device)
         self.steps, self.strength = steps, strength
 
     def edit(self, image: np.ndarray, prompt: str) -> np.ndarray:
         from PIL import Image
 
-        out = self.pipe(prompt=prompt, image=Image.fromarray(image), num_inference_steps=self.steps,
-                        strength=self.strength).images[0]
+        out = self.pipe(
+            prompt=prompt,
+            image=Image.fromarray(image),
+            num_inference_steps=self.steps,
+            strength=self.strength,
+        ).images[0]
         return np.asarray(out.convert("RGB").resize((image.shape[1], image.shape[0])))
 
 
-def make_variant(image: np.ndarray, medium: str, editor: ImageEditor | None = None, prefer_model: bool = False) -> np.ndarray:
+def make_variant(
+    image: np.ndarray, medium: str, editor: ImageEditor | None = None, prefer_model: bool = False
+) -> np.ndarray:
     """The reference re-rendered as ``medium``; weight-free when possible unless ``prefer_model``."""
     if editor is not None and (prefer_model or medium not in WEIGHT_FREE):
         return editor.edit(image, PROMPTS.get(medium, f"the same scene as {medium}"))
     if medium in WEIGHT_FREE:
         return WEIGHT_FREE[medium](image)
-    raise InputError(f"variant {medium!r} needs an image-editing model: pass --model DIR (a local diffusers pipeline)")
+    raise InputError(
+        f"variant {medium!r} needs an image-editing model: pass --model DIR (a local diffusers pipeline)"
+    )
