@@ -184,11 +184,14 @@ class Trainer:
         save_rng(tmp, self.env.rank, {"noise": self.noise_gen})
         with self._gathered():
             lora = {k: v.float() for k, v in trainable_state(self.transformer).items()}
+            drift = D.max_abs_diff_across_ranks(self.params)  # data-parallel ranks must agree exactly
+        if drift > 0:
+            log.warning("LoRA weights differ across ranks by up to %.3g at step %d", drift, self.step)
         if main:
             save_lora(tmp / "lora.safetensors", lora, self.lora_metadata())
             save_config(self.cfg, tmp / "config.yaml")
             state = {"step": self.step, "epoch": self.epoch, "batch": self.batch_pos, "engine": self.backend,
-                     "world": self.env.world, "config_hash": self.cfg.hash()}
+                     "world": self.env.world, "config_hash": self.cfg.hash(), "rank_max_abs_diff": drift}
             from loomis.io import write_json
 
             write_json(tmp / "state.json", state)
