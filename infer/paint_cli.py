@@ -205,9 +205,7 @@ def _paint_one(painter: Painter, image, src: Path, out: Path, args) -> None:
     write_video(out, result.frames, fps=result.fps)
     record = dict(result.record, input=str(src), output=str(out))
     if args.sheet:
-        sheet = (
-            out.with_name(out.name + ".sheet.png") if out.suffix else out.with_name(out.name + ".sheet.png")
-        )
+        sheet = out.with_name(out.name + ".sheet.png")
         save_image(sheet, contact_sheet(result.frames, n=8))
         record["sheet"] = str(sheet)
     record["timings"]["write_s"] = round(time.perf_counter() - t0, 3)
