@@ -172,3 +172,63 @@ def test_nan_loss_stops_with_usable_checkpoint(dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(T.Trainer, "train_step", real)
     _, result = run_training(dataset, tmp_path, ["train.max_steps=4", "train.save_every=100"], resume=True)
     assert result.step == 4 and [m["step"] for m in read_metrics(tmp_path)] == [1, 2, 3, 4]
+
+
+def test_validation_samples_with_the_paint_sampler_and_scores_pdp(tmp_path):
+    pytest.importorskip("loomis.sampler")
+    from test_train_support import painting
+
+    from loomis.io import save_image
+
+    data = make_dataset(tmp_path / "d", n=1)
+    from test_train_support import process
+
+    from loomis.dataset import write_sample
+
+    write_sample(data, "v000", process(painting(9), 6), medium="acrylic", split="val")
+    save_image(tmp_path / "fixed.png", painting(4))
+    out = tmp_path / "run"
+    trainer, _ = run_training(data, out, ["train.max_steps=2", "train.save_every=2", "validation.every=2",
+                                          f"validation.images=[{tmp_path / 'fixed.png'}]",
+                                          "validation.num_inference_steps=2"])
+    videos = sorted(p.name for p in (out / "validation/step-000002").iterdir())
+    assert videos == ["image0.mp4", "v000.mp4", "validation.json"]
+    import json
+
+    report = json.loads((out / "validation/step-000002/validation.json").read_text())["samples"]
+    assert report["image0"]["pdp"] is None and report["v000"]["pdp"] >= 0.0  # ground truth -> PDP
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    """A real kill (SIGKILL, no clean-up) of a ``loomis-train`` process after some checkpoint,
+    then ``--resume``: same LoRA and loss curve as a run never stopped."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from test_train_support import REPO
+
+    data = make_dataset(tmp_path / "d", n=2)
+    sets = ["train.max_steps=60", "train.save_every=5", "train.keep_last=2", "logging.tensorboard=false"]
+    cmd = [str(REPO / ".venv/bin/python"), "-m", "loomis_train", str(REPO / "configs/tiny.yaml"), "--data", str(data),
+           "--output", str(tmp_path / "killed")]
+    for s in sets:
+        cmd += ["--set", s]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (ckpts / "step-000010").exists():
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in ckpts.iterdir() if p.name.startswith("step-"))
+    assert done and "step-000060" not in done, f"the run was not interrupted ({done})"
+    proc = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "resumed from" in proc.stderr
+    run_training(data, tmp_path / "full", sets)
+    a, b = load_file(str(tmp_path / "full/lora.safetensors")), load_file(str(tmp_path / "killed/lora.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert read_metrics(tmp_path / "killed") == read_metrics(tmp_path / "full")

@@ -165,6 +165,9 @@ class PlainEngine:
     def lr(self) -> float:
         return float(self.scheduler.get_last_lr()[0])
 
+    def close(self) -> None:
+        pass
+
     def save(self, directory: Path, is_main: bool) -> None:
         if is_main:
             save_optimizer(self.optimizer, self.params, directory)
@@ -232,6 +235,11 @@ class DeepSpeedEngine:
 
     def lr(self) -> float:
         return float(self.engine.get_lr()[0])
+
+    def close(self) -> None:
+        """Release DeepSpeed's hooks and threads before the process group goes (ZeRO-3 aborts at
+        interpreter exit otherwise)."""
+        self.engine.destroy()
 
     def save(self, directory: Path, is_main: bool) -> None:
         # collective: every rank writes its own optimizer shard into the (shared) directory

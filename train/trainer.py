@@ -245,6 +245,7 @@ class Trainer:
             return self._loop()
         finally:
             self.logger.close()
+            self.engine.close()
 
     def _loop(self) -> TrainResult:
         t = self.cfg.train

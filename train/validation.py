@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from loomis.io import load_image, resize, write_video
+from loomis.io import load_image, resize, write_json, write_video
 from loomis.mediums import build_prompt
 
 from . import distributed as D
@@ -71,13 +71,16 @@ def _sample_all(trainer, SampleConfig, paint_with_pipeline) -> None:
     was_training = trainer.transformer.training
     trainer.transformer.eval()
     try:
-        scores = []
+        scores, report = [], {}
         for name, image, prompt, gt in targets:
             frames = paint_with_pipeline(pipe, image, prompt, sample_cfg)
             write_video(out_dir / f"{name}.mp4", frames, fps=8)
+            report[name] = {"prompt": prompt, "pdp": None}
             if pdp is not None and gt is not None:
                 h, w = frames[0].shape[:2]
                 scores.append(float(pdp(frames, [resize(f, (w, h)) for f in gt]).pdp))
+                report[name]["pdp"] = scores[-1]
+        write_json(out_dir / "validation.json", {"step": trainer.step, "samples": report})
         if scores:
             trainer.logger.scalar("val/pdp", float(np.mean(scores)), trainer.step)
             log.info("validation step %d: PDP %.4f over %d samples", trainer.step, np.mean(scores), len(scores))
