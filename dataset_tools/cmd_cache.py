@@ -7,7 +7,7 @@ tokens) and the CLIP image tokens, as safetensors shards under ``OUT`` (default
 ``data.size``, …): the trainer checks ``cache.json`` and refuses a mismatch.
 
 Resumable (complete shards are kept, their items skipped) and sharded across ranks: under
-``torchrun --nproc_per_node N -m loomis_data cache …`` (or any launcher setting ``RANK`` and
+``torchrun --no-python --nproc_per_node N loomis-data cache …`` (or any launcher setting ``RANK`` and
 ``WORLD_SIZE``) each rank encodes every N-th missing item.
 """
 
