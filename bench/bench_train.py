@@ -45,8 +45,13 @@ def cpu_tiny(steps: int = 30) -> dict:
     repo = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         data = _tiny_dataset(Path(tmp) / "d")
-        sets = [f"data.path={data}", f"train.output={tmp}/run", f"train.max_steps={steps}",
-                f"train.save_every={steps}", "logging.tensorboard=false"]
+        sets = [
+            f"data.path={data}",
+            f"train.output={tmp}/run",
+            f"train.max_steps={steps}",
+            f"train.save_every={steps}",
+            "logging.tensorboard=false",
+        ]
         trainer = Trainer(load_config(repo / "configs/tiny.yaml", sets), DistEnv())
         t0 = time.perf_counter()
         trainer.build_data()
@@ -57,8 +62,12 @@ def cpu_tiny(steps: int = 30) -> dict:
         t0 = time.perf_counter()
         trainer.run()
         t_run = time.perf_counter() - t0
-    return {"tiny_build_s": round(t_build, 2), "tiny_s_per_step": round(t_run / steps, 4),
-            "tiny_steps": steps, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "tiny_build_s": round(t_build, 2),
+        "tiny_s_per_step": round(t_run / steps, 4),
+        "tiny_steps": steps,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def gpu_14b(frames: int = 81, height: int = 480, width: int = 832, steps: int = 3) -> dict:
@@ -89,9 +98,13 @@ def gpu_14b(frames: int = 81, height: int = 480, width: int = 832, steps: int = 
     def step() -> float:
         t = diffusion.sample_timesteps(1).to(dev)
         noise = torch.randn_like(x0)
-        pred = model(hidden_states=diffusion.model_input(diffusion.noisy_latents(x0, noise, t), cond).bfloat16(),
-                     timestep=diffusion.model_timestep(t), encoder_hidden_states=text,
-                     encoder_hidden_states_image=img, return_dict=False)[0]
+        pred = model(
+            hidden_states=diffusion.model_input(diffusion.noisy_latents(x0, noise, t), cond).bfloat16(),
+            timestep=diffusion.model_timestep(t),
+            encoder_hidden_states=text,
+            encoder_hidden_states_image=img,
+            return_dict=False,
+        )[0]
         loss = diffusion.flow_loss(pred, diffusion.flow_target(x0, noise))
         loss.backward()
         opt.step()
@@ -105,9 +118,13 @@ def gpu_14b(frames: int = 81, height: int = 480, width: int = 832, steps: int = 
     for _ in range(steps):
         step()
     torch.cuda.synchronize()
-    return {"gpu": torch.cuda.get_device_name(), "gpu_14b_s_per_step": round((time.perf_counter() - t0) / steps, 2),
-            "gpu_14b_peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1),
-            "gpu_shape": f"{width}x{height}x{frames}", "lora_params_m": round(sum(p.numel() for p in params) / 1e6, 1)}
+    return {
+        "gpu": torch.cuda.get_device_name(),
+        "gpu_14b_s_per_step": round((time.perf_counter() - t0) / steps, 2),
+        "gpu_14b_peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+        "gpu_shape": f"{width}x{height}x{frames}",
+        "lora_params_m": round(sum(p.numel() for p in params) / 1e6, 1),
+    }
 
 
 def run(out_dir=None) -> dict:
@@ -115,7 +132,9 @@ def run(out_dir=None) -> dict:
     if torch.cuda.is_available():
         result.update(gpu_14b())
     else:
-        result["gpu_14b"] = "skipped: no CUDA device here (run on a GPU machine: python -m bench.bench_train --gpu)"
+        result["gpu_14b"] = (
+            "skipped: no CUDA device here (run on a GPU machine: python -m bench.bench_train --gpu)"
+        )
     return result
 
 

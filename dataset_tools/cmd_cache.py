@@ -33,14 +33,22 @@ def register(sub) -> None:
     p.add_argument("--size", default=None, help="base bucket WxH, e.g. 832x480 (default: config or 832x480)")
     p.add_argument("--no-aspect-buckets", action="store_true", help="only the base bucket")
     p.add_argument("--resample", choices=["progress", "time"], default=None, help="frame spacing")
-    p.add_argument("--condition", choices=["last_frame", "reference"], default=None,
-                   help="condition image of the real-painting items")
+    p.add_argument(
+        "--condition",
+        choices=["last_frame", "reference"],
+        default=None,
+        help="condition image of the real-painting items",
+    )
     p.add_argument("--variants", action="store_true", help="also cache every media variant (stage 2)")
     p.add_argument("--split", default="train", help="dataset split")
     p.add_argument("--on-bad", choices=["skip", "error"], default="skip", help="bad-sample policy")
     p.add_argument("--shard-size", type=int, default=16, help="items per shard file")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                   help="storage dtype (float32 reproduces on-the-fly encoding exactly)")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="storage dtype (float32 reproduces on-the-fly encoding exactly)",
+    )
     p.add_argument("--encoder-dtype", default="bfloat16", help="umT5 dtype (VAE and CLIP run in float32)")
     p.add_argument("--rank", type=int, default=None, help="this process's shard (default: $RANK or 0)")
     p.add_argument("--world", type=int, default=None, help="number of shards (default: $WORLD_SIZE or 1)")
@@ -95,11 +103,31 @@ def _run(args) -> int:
     if args.variants:
         items += load_items(dataclasses.replace(cfg, condition="variants"))
     out = Path(args.out) if args.out else Path(args.dataset) / "cache"
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() else "cpu"
+    device = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() else "cpu"
+    )
     comps = load_encoders(resolved, parse_dtype(args.encoder_dtype), device)
-    counts = build_cache(items, cfg, comps, out, resolved.label, rank=rank, world=world, shard_size=args.shard_size,
-                         dtype=parse_dtype(args.dtype), device=device, progress=progress_enabled())
-    log.info("cache %s: %d items, %d were cached already, rank %d/%d wrote %d", out, counts["items"],
-             counts["already_cached"], rank, world, counts["written_by_this_rank"])
+    counts = build_cache(
+        items,
+        cfg,
+        comps,
+        out,
+        resolved.label,
+        rank=rank,
+        world=world,
+        shard_size=args.shard_size,
+        dtype=parse_dtype(args.dtype),
+        device=device,
+        progress=progress_enabled(),
+    )
+    log.info(
+        "cache %s: %d items, %d were cached already, rank %d/%d wrote %d",
+        out,
+        counts["items"],
+        counts["already_cached"],
+        rank,
+        world,
+        counts["written_by_this_rank"],
+    )
     print(out)
     return 0

@@ -139,4 +139,3 @@ def i2v_condition(mask: torch.Tensor, condition_latents: torch.Tensor) -> torch.
 def model_input(x_t: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
     """The transformer's ``hidden_states``: ``cat(x_t, condition)`` along channels."""
     return torch.cat([x_t, condition.to(x_t.dtype)], dim=1)
-

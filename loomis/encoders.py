@@ -69,12 +69,20 @@ def _clean(prompt: str) -> str:
 
 
 @torch.no_grad()
-def encode_prompts(tokenizer, text_encoder, prompts: Sequence[str],
-                   max_length: int = MAX_SEQUENCE_LENGTH) -> torch.Tensor:
+def encode_prompts(
+    tokenizer, text_encoder, prompts: Sequence[str], max_length: int = MAX_SEQUENCE_LENGTH
+) -> torch.Tensor:
     """umT5 embeddings (B, max_length, D), float32, zero past each prompt's tokens (as the pipeline)."""
     prompts = [_clean(p) for p in prompts]
-    inputs = tokenizer(list(prompts), padding="max_length", max_length=max_length, truncation=True,
-                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    inputs = tokenizer(
+        list(prompts),
+        padding="max_length",
+        max_length=max_length,
+        truncation=True,
+        add_special_tokens=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
     ids, mask = inputs.input_ids, inputs.attention_mask
     text_encoder.eval()  # umT5 has dropout; a model built from a config starts in train mode
     device = next(text_encoder.parameters()).device
@@ -100,8 +108,13 @@ def encode_images(image_processor, image_encoder, images: Sequence[np.ndarray]) 
     return out.hidden_states[-2].float()
 
 
-def load_encoders(model, dtype: torch.dtype = torch.bfloat16, device: str | torch.device = "cpu",
-                  tiny_seed: int = 0, tiny_components: dict | None = None) -> dict:
+def load_encoders(
+    model,
+    dtype: torch.dtype = torch.bfloat16,
+    device: str | torch.device = "cpu",
+    tiny_seed: int = 0,
+    tiny_components: dict | None = None,
+) -> dict:
     """The frozen components (vae, text_encoder, tokenizer, image_encoder, image_processor) of a
     resolved model or name, without the DiT. The umT5 takes ``dtype``; the VAE and CLIP stay float32
     (as ``loomis.models.load_pipeline`` runs them). ``tiny_components`` lets a caller that already
@@ -134,11 +147,16 @@ def _load_encoders_from(location: str, dtype: torch.dtype) -> dict:
     try:
         return {
             "vae": AutoencoderKLWan.from_pretrained(location, subfolder="vae", torch_dtype=torch.float32),
-            "text_encoder": UMT5EncoderModel.from_pretrained(location, subfolder="text_encoder", torch_dtype=dtype),
+            "text_encoder": UMT5EncoderModel.from_pretrained(
+                location, subfolder="text_encoder", torch_dtype=dtype
+            ),
             "tokenizer": AutoTokenizer.from_pretrained(location, subfolder="tokenizer"),
-            "image_encoder": CLIPVisionModel.from_pretrained(location, subfolder="image_encoder",
-                                                             torch_dtype=torch.float32),
+            "image_encoder": CLIPVisionModel.from_pretrained(
+                location, subfolder="image_encoder", torch_dtype=torch.float32
+            ),
             "image_processor": CLIPImageProcessor.from_pretrained(location, subfolder="image_processor"),
         }
     except OSError as exc:
-        raise InputError(f"cannot load the frozen encoders from {location}: {str(exc).splitlines()[0]}") from None
+        raise InputError(
+            f"cannot load the frozen encoders from {location}: {str(exc).splitlines()[0]}"
+        ) from None

@@ -58,8 +58,21 @@ def test_cache_mismatch_and_bad_options(dataset, tmp_path, capsys):
     from test_train_support import REPO
 
     with pytest.raises(SystemExit) as exc:
-        train_main([str(REPO / "configs/tiny.yaml"), "--data", str(dataset), "--output", str(tmp_path / "r"),
-                    "--set", f"data.cache={out}", "--set", "data.frames=13", "--set", "logging.tensorboard=false"])
+        train_main(
+            [
+                str(REPO / "configs/tiny.yaml"),
+                "--data",
+                str(dataset),
+                "--output",
+                str(tmp_path / "r"),
+                "--set",
+                f"data.cache={out}",
+                "--set",
+                "data.frames=13",
+                "--set",
+                "logging.tensorboard=false",
+            ]
+        )
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "config key data.frames" in err and "rebuild the cache" in err
     assert cache([dataset, "--model", "tiny", "--frames", "10"]) == 2

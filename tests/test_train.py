@@ -34,9 +34,14 @@ def fixed_eval_loss(trainer, batch, n: int = 8) -> float:
             noise = torch.randn(x0.shape, generator=g)
             tt = t.repeat(x0.shape[0])
             pred = trainer.transformer(
-                hidden_states=diffusion.model_input(diffusion.noisy_latents(x0, noise, tt), batch["condition"]),
-                timestep=diffusion.model_timestep(tt), encoder_hidden_states=batch["prompt_embeds"],
-                encoder_hidden_states_image=batch["image_embeds"], return_dict=False)[0]
+                hidden_states=diffusion.model_input(
+                    diffusion.noisy_latents(x0, noise, tt), batch["condition"]
+                ),
+                timestep=diffusion.model_timestep(tt),
+                encoder_hidden_states=batch["prompt_embeds"],
+                encoder_hidden_states_image=batch["image_embeds"],
+                return_dict=False,
+            )[0]
             losses.append(diffusion.flow_loss(pred, diffusion.flow_target(x0, noise)).item())
     return float(np.mean(losses))
 
@@ -47,8 +52,11 @@ def test_overfit_one_clip_lowers_loss(dataset, tmp_path):
     from loomis_train.trainer import Trainer
     from test_train_support import REPO, tiny_overrides
 
-    cfg = load_config(REPO / "configs/tiny.yaml", tiny_overrides(dataset, tmp_path) + [
-        "train.max_steps=150", "train.save_every=1000", "optim.lr=1e-2", "lora.rank=16", "lora.alpha=16"])
+    cfg = load_config(
+        REPO / "configs/tiny.yaml",
+        tiny_overrides(dataset, tmp_path)
+        + ["train.max_steps=150", "train.save_every=1000", "optim.lr=1e-2", "lora.rank=16", "lora.alpha=16"],
+    )
     trainer = Trainer(cfg, DistEnv())
     trainer.build_data()
     trainer.build_model()
@@ -60,7 +68,9 @@ def test_overfit_one_clip_lowers_loss(dataset, tmp_path):
     # Reference: predicting exactly -x0 (knowing the clip, not the noise) scores E|eps|^2 = 1.0; the
     # tiny DiT (24-wide tokens that must emit 64 values) cannot see much noise through itself, so
     # ~1.0 is about its floor. Measured: 1.558 -> 1.089 (excess over 1.0: 0.558 -> 0.089).
-    print(f"overfit: fixed-eval loss {before:.4f} -> {after:.4f}; train loss (mean of 10) {first:.4f} -> {last:.4f}")
+    print(
+        f"overfit: fixed-eval loss {before:.4f} -> {after:.4f}; train loss (mean of 10) {first:.4f} -> {last:.4f}"
+    )
     assert after < 0.75 * before
     assert after - 1.0 < 0.3 * (before - 1.0)
     assert last < first
@@ -89,7 +99,11 @@ def test_checkpoints_rotate_and_export_lora(base_run):
     from loomis.lora import read_lora
 
     lora = read_lora(out / "lora.safetensors")
-    assert lora.metadata.rank == 8 and lora.metadata.base_model == "tiny" and lora.metadata.mediums == ["acrylic"]
+    assert (
+        lora.metadata.rank == 8
+        and lora.metadata.base_model == "tiny"
+        and lora.metadata.mediums == ["acrylic"]
+    )
     assert lora.metadata.config_hash and lora.metadata.extra["step"] == 6
     assert (out / "checkpoints/step-000006/config.yaml").is_file()
     assert len(read_metrics(out)) == 6
@@ -106,9 +120,17 @@ def test_saved_lora_loads_in_stock_diffusers_and_changes_output(base_run):
     from PIL import Image
 
     def sample():
-        return pipe(image=Image.fromarray(img), prompt="Acrylic painting", height=48, width=64, num_frames=5,
-                    num_inference_steps=2, guidance_scale=1.0, generator=torch.Generator().manual_seed(0),
-                    output_type="np").frames[0]
+        return pipe(
+            image=Image.fromarray(img),
+            prompt="Acrylic painting",
+            height=48,
+            width=64,
+            num_frames=5,
+            num_inference_steps=2,
+            guidance_scale=1.0,
+            generator=torch.Generator().manual_seed(0),
+            output_type="np",
+        ).frames[0]
 
     before = sample()
     pipe.load_lora_weights(str(out / "lora.safetensors"), adapter_name="loomis")
@@ -137,8 +159,12 @@ def test_stage2_starts_from_stage1_and_trains_on_variants(dataset, base_run, tmp
     from test_train_support import REPO, tiny_overrides
 
     sets = tiny_overrides(dataset, tmp_path) + [
-        f"lora.init_from={base_out / 'lora.safetensors'}", "data.condition=variants", "train.stage=transfer",
-        "train.max_steps=2", "train.save_every=2"]
+        f"lora.init_from={base_out / 'lora.safetensors'}",
+        "data.condition=variants",
+        "train.stage=transfer",
+        "train.max_steps=2",
+        "train.save_every=2",
+    ]
     trainer = Trainer(load_config(REPO / "configs/tiny.yaml", sets), DistEnv())
     trainer.build_data()
     assert trainer.features.keys == ["s000@pencil"]
@@ -188,9 +214,17 @@ def test_validation_samples_with_the_paint_sampler_and_scores_pdp(tmp_path):
     write_sample(data, "v000", process(painting(9), 6), medium="acrylic", split="val")
     save_image(tmp_path / "fixed.png", painting(4))
     out = tmp_path / "run"
-    trainer, _ = run_training(data, out, ["train.max_steps=2", "train.save_every=2", "validation.every=2",
-                                          f"validation.images=[{tmp_path / 'fixed.png'}]",
-                                          "validation.num_inference_steps=2"])
+    trainer, _ = run_training(
+        data,
+        out,
+        [
+            "train.max_steps=2",
+            "train.save_every=2",
+            "validation.every=2",
+            f"validation.images=[{tmp_path / 'fixed.png'}]",
+            "validation.num_inference_steps=2",
+        ],
+    )
     videos = sorted(p.name for p in (out / "validation/step-000002").iterdir())
     assert videos == ["image0.mp4", "v000.mp4", "validation.json"]
     import json
@@ -212,8 +246,16 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 
     data = make_dataset(tmp_path / "d", n=2)
     sets = ["train.max_steps=60", "train.save_every=5", "train.keep_last=2", "logging.tensorboard=false"]
-    cmd = [str(REPO / ".venv/bin/python"), "-m", "loomis_train", str(REPO / "configs/tiny.yaml"), "--data", str(data),
-           "--output", str(tmp_path / "killed")]
+    cmd = [
+        str(REPO / ".venv/bin/python"),
+        "-m",
+        "loomis_train",
+        str(REPO / "configs/tiny.yaml"),
+        "--data",
+        str(data),
+        "--output",
+        str(tmp_path / "killed"),
+    ]
     for s in sets:
         cmd += ["--set", s]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -229,6 +271,27 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "resumed from" in proc.stderr
     run_training(data, tmp_path / "full", sets)
-    a, b = load_file(str(tmp_path / "full/lora.safetensors")), load_file(str(tmp_path / "killed/lora.safetensors"))
+    a, b = (
+        load_file(str(tmp_path / "full/lora.safetensors")),
+        load_file(str(tmp_path / "killed/lora.safetensors")),
+    )
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert read_metrics(tmp_path / "killed") == read_metrics(tmp_path / "full")
+
+
+def test_gradient_checkpointing_keeps_lora_gradients(base_run):
+    """Non-reentrant checkpointing with a frozen base must still deliver the LoRA gradients."""
+    trainer, _, _ = base_run
+    batch = trainer.features.batch([0])
+    grads = []
+    for ckpt in (False, True):
+        trainer.transformer.gradient_checkpointing = False
+        if ckpt:
+            trainer.transformer.enable_gradient_checkpointing()
+        trainer.noise_gen.manual_seed(5)
+        for p in trainer.params:
+            p.grad = None
+        trainer.train_step(batch).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in trainer.params]))
+    trainer.transformer.gradient_checkpointing = False
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-6)

@@ -33,8 +33,11 @@ def test_shipped_configs_load(name):
 
 
 def test_set_overrides_and_types():
-    cfg = load_config(REPO / "configs/tiny.yaml", ["optim.lr=5e-5", "data.size=[96, 64]", "lora.init_from=null"],
-                      check_paths=False)
+    cfg = load_config(
+        REPO / "configs/tiny.yaml",
+        ["optim.lr=5e-5", "data.size=[96, 64]", "lora.init_from=null"],
+        check_paths=False,
+    )
     assert cfg.optim.lr == 5e-5 and cfg.data.size == [96, 64] and cfg.lora.init_from is None
     assert build_config(apply_set({}, "optim.warmup_steps=3")).optim.warmup_steps == 3
     with pytest.raises(InputError, match="KEY=VALUE"):
@@ -71,8 +74,9 @@ def test_missing_dataset_and_config(tmp_path, capsys):
 
 
 def test_print_config_and_launcher_local_rank(capsys):
-    code, out, _ = run_cli_out([str(REPO / "configs/tiny.yaml"), "--print-config", "--local_rank=0",
-                                "--max-steps", "7"], capsys)
+    code, out, _ = run_cli_out(
+        [str(REPO / "configs/tiny.yaml"), "--print-config", "--local_rank=0", "--max-steps", "7"], capsys
+    )
     assert code == 0 and "max_steps: 7" in out
 
 

@@ -17,9 +17,24 @@ pytestmark = pytest.mark.slow
 
 
 def torchrun(data, out, *sets, resume=False, port=29611):
-    cmd = [str(REPO / ".venv/bin/torchrun"), "--nproc_per_node", "2", "--master_port", str(port),
-           "-m", "loomis_train", str(REPO / "configs/tiny.yaml"), "--data", str(data), "--output", str(out),
-           "--set", "distributed.backend=deepspeed", "--set", "logging.tensorboard=false"]
+    cmd = [
+        str(REPO / ".venv/bin/torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(port),
+        "-m",
+        "loomis_train",
+        str(REPO / "configs/tiny.yaml"),
+        "--data",
+        str(data),
+        "--output",
+        str(out),
+        "--set",
+        "distributed.backend=deepspeed",
+        "--set",
+        "logging.tensorboard=false",
+    ]
     for s in sets:
         cmd += ["--set", s]
     if resume:

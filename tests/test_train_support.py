@@ -35,17 +35,34 @@ def process(final: np.ndarray, n: int) -> list[np.ndarray]:
     return frames
 
 
-def make_dataset(root: Path, n: int = 1, frames: int = 12, variants: bool = False, size=(48, 64),
-                 medium: str = "acrylic", split: str = "train") -> Path:
+def make_dataset(
+    root: Path,
+    n: int = 1,
+    frames: int = 12,
+    variants: bool = False,
+    size=(48, 64),
+    medium: str = "acrylic",
+    split: str = "train",
+) -> Path:
     for i in range(n):
         final = painting(i, *size)
         extra, meta = {}, {}
         if variants:
             grey = np.repeat(final.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
             extra["variants/pencil.png"] = grey
-            meta["variants"] = [{"path": "variants/pencil.png", "medium": "pencil", "prompt": "pencil drawing"}]
-        write_sample(root, f"s{i:03d}", process(final, frames), medium=medium, caption=f"picture {i}",
-                     split=split, meta=meta, extra_files=extra)
+            meta["variants"] = [
+                {"path": "variants/pencil.png", "medium": "pencil", "prompt": "pencil drawing"}
+            ]
+        write_sample(
+            root,
+            f"s{i:03d}",
+            process(final, frames),
+            medium=medium,
+            caption=f"picture {i}",
+            split=split,
+            meta=meta,
+            extra_files=extra,
+        )
     return root
 
 
@@ -54,7 +71,9 @@ def tiny_overrides(data: Path, out: Path, **extra) -> list[str]:
     return sets + [f"{k}={v}" for k, v in extra.items()]
 
 
-def run_training(data: Path, out: Path, sets: list[str] = (), resume: bool = False, config: str = "tiny.yaml"):
+def run_training(
+    data: Path, out: Path, sets: list[str] = (), resume: bool = False, config: str = "tiny.yaml"
+):
     """Train in-process with configs/<config> (tiny model) and return (trainer, result)."""
     from loomis_train.config import load_config
     from loomis_train.distributed import DistEnv

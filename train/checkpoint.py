@@ -64,7 +64,9 @@ class CheckpointManager:
     def all(self) -> list[tuple[int, Path]]:
         if not self.root.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := _STEP.match(p.name)) and p.is_dir()]
+        found = [
+            (int(m.group(1)), p) for p in self.root.iterdir() if (m := _STEP.match(p.name)) and p.is_dir()
+        ]
         return sorted(found)
 
     def latest(self) -> Path | None:

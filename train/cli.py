@@ -7,6 +7,7 @@ that turns NaN/inf stops the run with exit 1 and a usable last checkpoint.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -23,19 +24,18 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--output", default=None, help="run directory (train.output)")
     p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (train.max_steps)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the output")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set optim.lr=5e-5 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set optim.lr=5e-5 (repeatable)",
+    )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     # the deepspeed launcher appends --local_rank=N (the rank also comes from the environment)
-    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse_suppress())
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     return p
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def _main(argv) -> int:
@@ -43,8 +43,12 @@ def _main(argv) -> int:
     setup_logging(args.verbose)
     from .config import load_config
 
-    overrides = {"model.name": args.model, "data.path": args.data, "train.output": args.output,
-                 "train.max_steps": args.max_steps}
+    overrides = {
+        "model.name": args.model,
+        "data.path": args.data,
+        "train.output": args.output,
+        "train.max_steps": args.max_steps,
+    }
     cfg = load_config(args.config, args.set, overrides, check_paths=not args.print_config)
     if args.print_config:
         import yaml

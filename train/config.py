@@ -131,8 +131,11 @@ class TrainConfig:
     def hash(self) -> str:
         """A short hash of what shapes the LoRA (run bookkeeping such as paths left out)."""
         d = self.to_dict()
-        d["train"] = {k: v for k, v in d["train"].items() if k not in ("output", "stop_at", "save_every",
-                                                                      "keep_last", "log_every")}
+        d["train"] = {
+            k: v
+            for k, v in d["train"].items()
+            if k not in ("output", "stop_at", "save_every", "keep_last", "log_every")
+        }
         d.pop("validation")
         d.pop("logging")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -210,7 +213,9 @@ def build_config(raw: dict) -> TrainConfig:
 
 def _build(cls, raw: Any, prefix: str):
     if not isinstance(raw, dict):
-        raise InputError(f"config key {prefix.rstrip('.') or '(top)'}: expected a section (mapping), got {raw!r}")
+        raise InputError(
+            f"config key {prefix.rstrip('.') or '(top)'}: expected a section (mapping), got {raw!r}"
+        )
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
@@ -275,8 +280,19 @@ def validate(cfg: TrainConfig, check_paths: bool = True) -> TrainConfig:
         raise InputError(f"config key data.frames: {d.frames} is not 4k+1 (>= 5); use e.g. {lo} or {lo + 4}")
     if len(d.size) != 2 or any(s < 16 or s % 16 for s in d.size):
         raise InputError(f"config key data.size: {d.size} must be [width, height], multiples of 16")
-    _positive(cfg, ["data.batch_size", "lora.rank", "train.max_steps", "train.grad_accum", "train.save_every",
-                    "train.keep_last", "train.log_every", "validation.num_inference_steps"])
+    _positive(
+        cfg,
+        [
+            "data.batch_size",
+            "lora.rank",
+            "train.max_steps",
+            "train.grad_accum",
+            "train.save_every",
+            "train.keep_last",
+            "train.log_every",
+            "validation.num_inference_steps",
+        ],
+    )
     if cfg.lora.alpha <= 0 or cfg.optim.lr <= 0:
         raise InputError("config keys lora.alpha and optim.lr must be positive")
     if not cfg.lora.targets:
@@ -284,7 +300,9 @@ def validate(cfg: TrainConfig, check_paths: bool = True) -> TrainConfig:
     if len(cfg.optim.betas) != 2:
         raise InputError("config key optim.betas: give two numbers, e.g. [0.9, 0.999]")
     if cfg.train.stage == "transfer" and d.condition != "variants":
-        raise InputError("config key data.condition: the transfer stage trains on variants; set data.condition=variants")
+        raise InputError(
+            "config key data.condition: the transfer stage trains on variants; set data.condition=variants"
+        )
     if check_paths:
         _check_paths(cfg)
     return cfg
@@ -301,20 +319,27 @@ def _check_paths(cfg: TrainConfig) -> None:
     if not cfg.data.path and not cfg.data.cache:
         raise InputError("config key data.path: no dataset given; set data.path or pass --data DATASET")
     if cfg.data.path and not (Path(cfg.data.path) / "dataset.jsonl").is_file() and not cfg.data.cache:
-        raise InputError(f"config key data.path: {cfg.data.path} is not a Loomis dataset (no dataset.jsonl); "
-                         f"build one with loomis-data or fix the path")
+        raise InputError(
+            f"config key data.path: {cfg.data.path} is not a Loomis dataset (no dataset.jsonl); "
+            f"build one with loomis-data or fix the path"
+        )
     if cfg.data.cache and not (Path(cfg.data.cache) / "cache.json").is_file():
-        raise InputError(f"config key data.cache: {cfg.data.cache} is not a latent cache; "
-                         f"build it with 'loomis-data cache DATASET --model …' or set data.cache=null")
+        raise InputError(
+            f"config key data.cache: {cfg.data.cache} is not a latent cache; "
+            f"build it with 'loomis-data cache DATASET --model …' or set data.cache=null"
+        )
     if cfg.lora.init_from and not Path(cfg.lora.init_from).is_file():
-        raise InputError(f"config key lora.init_from: {cfg.lora.init_from} does not exist; give a stage-1 LoRA file")
+        raise InputError(
+            f"config key lora.init_from: {cfg.lora.init_from} does not exist; give a stage-1 LoRA file"
+        )
     ds = cfg.distributed.deepspeed_config
     if ds and not Path(ds).is_file():
         raise InputError(f"config key distributed.deepspeed_config: {ds} does not exist")
 
 
-def load_config(path: str | Path | None, sets: list[str] = (), overrides: dict | None = None,
-                check_paths: bool = True) -> TrainConfig:
+def load_config(
+    path: str | Path | None, sets: list[str] = (), overrides: dict | None = None, check_paths: bool = True
+) -> TrainConfig:
     """YAML file (or defaults) → ``--set`` assignments → flag overrides (dotted keys) → validated."""
     raw = load_yaml(path) if path else {}
     if path:

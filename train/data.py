@@ -121,8 +121,10 @@ def load_items(cfg: DataConfig) -> list[Item]:
     if problems:
         log.warning("%d bad sample(s) skipped: %s", len(problems), ", ".join(p.id for p in problems))
     if not items:
-        raise InputError(f"config key data.path: no usable {cfg.split!r} samples in {cfg.path} "
-                         f"(condition={cfg.condition}); check the dataset with loomis-data inspect")
+        raise InputError(
+            f"config key data.path: no usable {cfg.split!r} samples in {cfg.path} "
+            f"(condition={cfg.condition}); check the dataset with loomis-data inspect"
+        )
     return items
 
 
@@ -148,8 +150,15 @@ class BatchPlan:
     """Deterministic batches per epoch: same-bucket groups of ``batch_size``, order fixed by
     (seed, epoch), dealt round-robin to ranks (every rank gets the same number)."""
 
-    def __init__(self, buckets: list[tuple[int, int]], batch_size: int, seed: int, rank: int = 0,
-                 world: int = 1, shuffle: bool = True):
+    def __init__(
+        self,
+        buckets: list[tuple[int, int]],
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        shuffle: bool = True,
+    ):
         self.buckets, self.batch_size, self.seed = buckets, batch_size, seed
         self.rank, self.world, self.shuffle = rank, world, shuffle
         groups: dict[tuple[int, int], list[int]] = {}
@@ -169,7 +178,9 @@ class BatchPlan:
         g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
         batches = []
         for group in self.groups:
-            order = [group[i] for i in torch.randperm(len(group), generator=g)] if self.shuffle else list(group)
+            order = (
+                [group[i] for i in torch.randperm(len(group), generator=g)] if self.shuffle else list(group)
+            )
             full = len(order) // self.batch_size * self.batch_size
             batches += [order[i : i + self.batch_size] for i in range(0, full, self.batch_size)]
         if self.shuffle:

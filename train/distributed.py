@@ -37,8 +37,13 @@ DEFAULT_ZERO2 = {
     "gradient_accumulation_steps": "auto",
     "gradient_clipping": "auto",
     "bf16": {"enabled": "auto"},
-    "zero_optimization": {"stage": 2, "overlap_comm": True, "contiguous_gradients": True,
-                          "reduce_bucket_size": 5e8, "allgather_bucket_size": 5e8},
+    "zero_optimization": {
+        "stage": 2,
+        "overlap_comm": True,
+        "contiguous_gradients": True,
+        "reduce_bucket_size": 5e8,
+        "allgather_bucket_size": 5e8,
+    },
     "zero_allow_untested_optimizer": True,
     "steps_per_print": 1000000,
     "wall_clock_breakdown": False,
@@ -155,7 +160,9 @@ class PlainEngine:
                 if p.grad is not None:
                     dist.all_reduce(p.grad)
                     p.grad.div_(dist.get_world_size())
-        norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm if self.max_grad_norm > 0 else 1e30)
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.params, self.max_grad_norm if self.max_grad_norm > 0 else 1e30
+        )
         self.last_grad_norm = float(norm)
         self.optimizer.step()
         self.scheduler.step()
@@ -193,8 +200,10 @@ def save_optimizer(optimizer: torch.optim.Optimizer, params: list, directory: Pa
 def load_optimizer(optimizer: torch.optim.Optimizer, params: list, directory: Path) -> None:
     meta = json.loads((directory / "optimizer.json").read_text())
     if meta["num_params"] != len(params):
-        raise InputError(f"checkpoint {directory} has optimizer state for {meta['num_params']} LoRA tensors, "
-                         f"this run has {len(params)}; resume with the same lora.* settings")
+        raise InputError(
+            f"checkpoint {directory} has optimizer state for {meta['num_params']} LoRA tensors, "
+            f"this run has {len(params)}; resume with the same lora.* settings"
+        )
     state: dict[int, dict] = {}
     for key, value in load_file(str(directory / "optimizer.safetensors")).items():
         idx, name = key.split(".", 1)
@@ -211,7 +220,11 @@ class DeepSpeedEngine:
         import deepspeed
 
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
-            model=module, model_parameters=params, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+            model=module,
+            model_parameters=params,
+            optimizer=optimizer,
+            lr_scheduler=scheduler,
+            config=ds_config,
         )
         self.module = self.engine.module
         self.params = params
@@ -246,17 +259,26 @@ class DeepSpeedEngine:
         self.engine.save_checkpoint(str(directory / "deepspeed"), tag="state", exclude_frozen_parameters=True)
 
     def load(self, directory: Path) -> None:
-        path, _ = self.engine.load_checkpoint(str(directory / "deepspeed"), tag="state", load_module_strict=False)
+        path, _ = self.engine.load_checkpoint(
+            str(directory / "deepspeed"), tag="state", load_module_strict=False
+        )
         if path is None:
-            raise InputError(f"checkpoint {directory} has no DeepSpeed state; resume with the backend that wrote it")
+            raise InputError(
+                f"checkpoint {directory} has no DeepSpeed state; resume with the backend that wrote it"
+            )
 
 
-def deepspeed_config(path: str | None, micro_batch: int, grad_accum: int, max_grad_norm: float, bf16: bool,
-                     world: int) -> dict:
+def deepspeed_config(
+    path: str | None, micro_batch: int, grad_accum: int, max_grad_norm: float, bf16: bool, world: int
+) -> dict:
     """The DeepSpeed JSON (file or built-in ZeRO-2) with "auto" entries filled from the run config."""
     cfg = json.loads(Path(path).read_text()) if path else json.loads(json.dumps(DEFAULT_ZERO2))
-    fills = {"train_micro_batch_size_per_gpu": micro_batch, "gradient_accumulation_steps": grad_accum,
-             "gradient_clipping": max_grad_norm, "train_batch_size": micro_batch * grad_accum * world}
+    fills = {
+        "train_micro_batch_size_per_gpu": micro_batch,
+        "gradient_accumulation_steps": grad_accum,
+        "gradient_clipping": max_grad_norm,
+        "train_batch_size": micro_batch * grad_accum * world,
+    }
     for k, v in fills.items():
         if cfg.get(k, "auto") == "auto":
             cfg[k] = v
@@ -266,9 +288,14 @@ def deepspeed_config(path: str | None, micro_batch: int, grad_accum: int, max_gr
         sec = cfg.setdefault(prec, {})
         if sec.get("enabled", "auto") == "auto":
             sec["enabled"] = on
-    if cfg["gradient_accumulation_steps"] != grad_accum or cfg["train_micro_batch_size_per_gpu"] != micro_batch:
-        raise InputError("distributed.deepspeed_config: batch/accumulation in the JSON disagree with data.batch_size "
-                         "/ train.grad_accum; set them to \"auto\" in the JSON")
+    if (
+        cfg["gradient_accumulation_steps"] != grad_accum
+        or cfg["train_micro_batch_size_per_gpu"] != micro_batch
+    ):
+        raise InputError(
+            "distributed.deepspeed_config: batch/accumulation in the JSON disagree with data.batch_size "
+            '/ train.grad_accum; set them to "auto" in the JSON'
+        )
     return cfg
 
 

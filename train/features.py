@@ -42,9 +42,16 @@ MANIFEST = "cache.json"
 
 def cache_settings(cfg: DataConfig, model_label: str) -> dict:
     """What cached features depend on; a trainer whose config differs must not use them."""
-    return {"version": CACHE_VERSION, "model": model_label, "frames": cfg.frames, "size": list(cfg.size),
-            "buckets": [list(b) for b in bucket_list(cfg)], "resample": cfg.resample, "pad_value": cfg.pad_value,
-            "reference_condition": cfg.condition == "reference"}
+    return {
+        "version": CACHE_VERSION,
+        "model": model_label,
+        "frames": cfg.frames,
+        "size": list(cfg.size),
+        "buckets": [list(b) for b in bucket_list(cfg)],
+        "resample": cfg.resample,
+        "pad_value": cfg.pad_value,
+        "reference_condition": cfg.condition == "reference",
+    }
 
 
 class OnlineFeatures:
@@ -70,9 +77,12 @@ class OnlineFeatures:
         return {
             "latents": encoders.encode_video(c["vae"], video),
             "condition": encoders.encode_condition(c["vae"], image, self.cfg.frames),
-            "prompt_embeds": encoders.encode_prompts(c["tokenizer"], c["text_encoder"], [cl["prompt"] for cl in clips]),
-            "image_embeds": encoders.encode_images(c["image_processor"], c["image_encoder"],
-                                                   [cl["image"] for cl in clips]),
+            "prompt_embeds": encoders.encode_prompts(
+                c["tokenizer"], c["text_encoder"], [cl["prompt"] for cl in clips]
+            ),
+            "image_embeds": encoders.encode_images(
+                c["image_processor"], c["image_encoder"], [cl["image"] for cl in clips]
+            ),
         }
 
     def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
@@ -97,13 +107,19 @@ class CachedFeatures:
         self.root = Path(cache_dir)
         manifest = json.loads((self.root / MANIFEST).read_text())
         check_settings(manifest, cache_settings(cfg, model_label), self.root)
-        self.entries = [e for e in scan_shards(self.root).values() if (e["variant"] is not None) == variants
-                        and (not cfg.variant_mediums or e["variant"] is None or e["variant"] in cfg.variant_mediums)]
+        self.entries = [
+            e
+            for e in scan_shards(self.root).values()
+            if (e["variant"] is not None) == variants
+            and (not cfg.variant_mediums or e["variant"] is None or e["variant"] in cfg.variant_mediums)
+        ]
         self.entries.sort(key=lambda e: e["key"])
         if not self.entries:
             kind = "variant" if variants else "real-painting"
-            raise InputError(f"config key data.cache: {self.root} holds no {kind} items; run loomis-data cache "
-                             f"{'--variants ' if variants else ''}on the dataset")
+            raise InputError(
+                f"config key data.cache: {self.root} holds no {kind} items; run loomis-data cache "
+                f"{'--variants ' if variants else ''}on the dataset"
+            )
 
     @property
     def keys(self) -> list[str]:
@@ -130,9 +146,11 @@ def check_settings(found: dict, wanted: dict, root: Path) -> None:
                 log.warning("cache %s was built with model %s, training uses %s", root, found.get(k), v)
             continue
         if found.get(k) != v:
-            raise InputError(f"config key data.{k if k in DataConfig.__dataclass_fields__ else 'cache'}: the cache "
-                             f"{root} was built with {k}={found.get(k)!r}, the config has {v!r}; rebuild the cache "
-                             f"with matching options or change the config")
+            raise InputError(
+                f"config key data.{k if k in DataConfig.__dataclass_fields__ else 'cache'}: the cache "
+                f"{root} was built with {k}={found.get(k)!r}, the config has {v!r}; rebuild the cache "
+                f"with matching options or change the config"
+            )
 
 
 def scan_shards(root: Path) -> dict[str, dict]:
@@ -145,9 +163,20 @@ def scan_shards(root: Path) -> dict[str, dict]:
     return out
 
 
-def build_cache(items: list[Item], cfg: DataConfig, comps: dict, out: Path, model_label: str, *,
-                rank: int = 0, world: int = 1, shard_size: int = 16, dtype: torch.dtype = torch.float32,
-                device: torch.device | str = "cpu", progress: bool = False) -> dict:
+def build_cache(
+    items: list[Item],
+    cfg: DataConfig,
+    comps: dict,
+    out: Path,
+    model_label: str,
+    *,
+    rank: int = 0,
+    world: int = 1,
+    shard_size: int = 16,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> dict:
     """Encode this rank's share of the items not yet cached; returns counts."""
     out.mkdir(parents=True, exist_ok=True)
     settings = cache_settings(cfg, model_label)
@@ -170,13 +199,22 @@ def build_cache(items: list[Item], cfg: DataConfig, comps: dict, out: Path, mode
             feats = source.encode([it])
             for name in FIELDS:
                 tensors[f"{it.key}/{name}"] = feats[name][0].to(dtype).contiguous().cpu()
-            meta.append({"key": it.key, "id": it.sample.id, "variant": (it.variant or {}).get("medium"),
-                         "bucket": list(it.bucket)})
+            meta.append(
+                {
+                    "key": it.key,
+                    "id": it.sample.id,
+                    "variant": (it.variant or {}).get("medium"),
+                    "bucket": list(it.bucket),
+                }
+            )
             bar.update(1)
         name = hashlib.sha256("\n".join(m["key"] for m in meta).encode()).hexdigest()[:16]
         with atomic_path(out / f"shard-{name}.safetensors") as tmp:
             save_file(tensors, str(tmp), metadata={"items": json.dumps(meta)})
         written += len(chunk)
     bar.close()
-    return {"items": len(items), "already_cached": sum(1 for it in ordered if it.key in done),
-            "written_by_this_rank": written}
+    return {
+        "items": len(items),
+        "already_cached": sum(1 for it in ordered if it.key in done),
+        "written_by_this_rank": written,
+    }

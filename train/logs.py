@@ -29,14 +29,18 @@ class MetricsLogger:
             try:
                 import wandb
             except ImportError:
-                raise InputError("config key logging.wandb: wandb is not installed; pip install wandb or set "
-                                 "logging.wandb=false") from None
+                raise InputError(
+                    "config key logging.wandb: wandb is not installed; pip install wandb or set "
+                    "logging.wandb=false"
+                ) from None
             self.wandb = wandb.init(project=cfg.wandb_project, dir=str(out), resume="allow")
 
     def _truncate(self, step: int) -> None:
         if not self.path.exists():
             return
-        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        keep = [
+            ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step
+        ]
         self.path.write_text("".join(ln + "\n" for ln in keep))
 
     def start_bar(self, step: int, total: int) -> None:

@@ -40,9 +40,13 @@ def load_transformer(resolved: ResolvedModel, dtype: torch.dtype, tiny_seed: int
     from diffusers import WanTransformer3DModel
 
     try:
-        return WanTransformer3DModel.from_pretrained(resolved.location, subfolder="transformer", torch_dtype=dtype)
+        return WanTransformer3DModel.from_pretrained(
+            resolved.location, subfolder="transformer", torch_dtype=dtype
+        )
     except OSError as exc:
-        raise InputError(f"cannot load the transformer from {resolved.location}: {str(exc).splitlines()[0]}") from None
+        raise InputError(
+            f"cannot load the transformer from {resolved.location}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def attach_lora(transformer, cfg: LoraConfig) -> list[torch.nn.Parameter]:
@@ -54,8 +58,14 @@ def attach_lora(transformer, cfg: LoraConfig) -> list[torch.nn.Parameter]:
     if cfg.init_from:
         init = read_lora(cfg.init_from)
         if init.rank != rank or abs(init.alpha - alpha) > 1e-6:
-            log.info("stage-1 LoRA %s has rank %d alpha %g; using those (config said %d/%g)",
-                     cfg.init_from, init.rank, init.alpha, rank, alpha)
+            log.info(
+                "stage-1 LoRA %s has rank %d alpha %g; using those (config said %d/%g)",
+                cfg.init_from,
+                init.rank,
+                init.alpha,
+                rank,
+                alpha,
+            )
             rank, alpha = init.rank, init.alpha
     add_lora(transformer, rank=rank, alpha=alpha, targets=cfg.targets, adapter_name=ADAPTER)
     if init is not None:
@@ -73,13 +83,17 @@ def load_lora_weights(transformer, lora) -> None:
     from peft.utils import set_peft_model_state_dict
 
     check_fits(lora, transformer)
-    sd = {k[len(PREFIX):]: v for k, v in lora.state_dict.items()}
+    sd = {k[len(PREFIX) :]: v for k, v in lora.state_dict.items()}
     result = set_peft_model_state_dict(transformer, sd, adapter_name=ADAPTER)
     unexpected = list(getattr(result, "unexpected_keys", []) or [])
     if unexpected:
-        raise InputError(f"LoRA {lora.path.name} has keys the adapter lacks, e.g. {unexpected[:2]}; "
-                         f"set lora.targets to the stage-1 targets")
-    missing = [k for k in sd if k not in {n.replace(f".{ADAPTER}.", ".") for n, _ in transformer.named_parameters()}]
+        raise InputError(
+            f"LoRA {lora.path.name} has keys the adapter lacks, e.g. {unexpected[:2]}; "
+            f"set lora.targets to the stage-1 targets"
+        )
+    missing = [
+        k for k in sd if k not in {n.replace(f".{ADAPTER}.", ".") for n, _ in transformer.named_parameters()}
+    ]
     if missing:
         raise InputError(f"LoRA {lora.path.name}: {len(missing)} keys not loaded, e.g. {missing[:2]}")
     log.info("initialised the LoRA from %s (%d tensors)", lora.path, len(sd))

@@ -85,14 +85,24 @@ class Trainer:
             from loomis.encoders import load_encoders
 
             items = load_items(d)
-            comps = load_encoders(self.resolved, self.dtype, self.env.device, self.cfg.model.tiny_seed,
-                                  tiny_components(self.cfg.model.tiny_seed) if self.resolved.kind == "tiny" else None)
+            comps = load_encoders(
+                self.resolved,
+                self.dtype,
+                self.env.device,
+                self.cfg.model.tiny_seed,
+                tiny_components(self.cfg.model.tiny_seed) if self.resolved.kind == "tiny" else None,
+            )
             self.features = OnlineFeatures(items, d, comps, self.env.device)
             self.mediums = sorted({it.sample.medium for it in items})
-        self.plan = BatchPlan(self.features.buckets, d.batch_size, self.cfg.train.seed, self.env.rank,
-                              self.env.world, d.shuffle)
-        log.info("data: %d items, %d batches per rank per epoch, buckets %s", len(self.features.keys),
-                 self.plan.per_rank, sorted(set(self.features.buckets)))
+        self.plan = BatchPlan(
+            self.features.buckets, d.batch_size, self.cfg.train.seed, self.env.rank, self.env.world, d.shuffle
+        )
+        log.info(
+            "data: %d items, %d batches per rank per epoch, buckets %s",
+            len(self.features.keys),
+            self.plan.per_rank,
+            sorted(set(self.features.buckets)),
+        )
 
     def _mediums_from_dataset(self) -> None:
         """Mediums for the LoRA metadata: from the dataset index when it is there."""
@@ -113,24 +123,38 @@ class Trainer:
             enable_checkpointing(self.transformer)
         self.transformer.to(self.env.device).train()
         n = sum(p.numel() for p in self.params)
-        log.info("model %s (%s): %d LoRA tensors, %.2fM trainable parameters", self.resolved.label,
-                 self.cfg.model.dtype, len(self.params), n / 1e6)
+        log.info(
+            "model %s (%s): %d LoRA tensors, %.2fM trainable parameters",
+            self.resolved.label,
+            self.cfg.model.dtype,
+            len(self.params),
+            n / 1e6,
+        )
 
     def setup_engine(self) -> None:
         o, t = self.cfg.optim, self.cfg.train
         D.broadcast_tensors(self.params)  # identical start on every rank (LoRA A is random)
-        optimizer = torch.optim.AdamW(self.params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
-                                      weight_decay=o.weight_decay)
+        optimizer = torch.optim.AdamW(
+            self.params, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay
+        )
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: lr_multiplier(s, o.warmup_steps, t.max_steps, o.schedule, o.min_lr_ratio))
+            optimizer, lambda s: lr_multiplier(s, o.warmup_steps, t.max_steps, o.schedule, o.min_lr_ratio)
+        )
         self.backend = D.choose_backend(self.cfg.distributed.backend)
         if self.backend == "deepspeed":
-            ds = D.deepspeed_config(self.cfg.distributed.deepspeed_config, self.cfg.data.batch_size, t.grad_accum,
-                                    o.max_grad_norm, self.dtype == torch.bfloat16, self.env.world)
+            ds = D.deepspeed_config(
+                self.cfg.distributed.deepspeed_config,
+                self.cfg.data.batch_size,
+                t.grad_accum,
+                o.max_grad_norm,
+                self.dtype == torch.bfloat16,
+                self.env.world,
+            )
             self.engine = D.DeepSpeedEngine(self.transformer, self.params, optimizer, scheduler, ds)
         else:
-            self.engine = D.PlainEngine(self.transformer, self.params, optimizer, scheduler, t.grad_accum,
-                                        o.max_grad_norm)
+            self.engine = D.PlainEngine(
+                self.transformer, self.params, optimizer, scheduler, t.grad_accum, o.max_grad_norm
+            )
         log.info("engine: %s on %d rank(s), device %s", self.backend, self.env.world, self.env.device)
 
     def resume(self) -> bool:
@@ -141,18 +165,25 @@ class Trainer:
             return False
         state = read_state(latest)
         if state["engine"] != self.backend:
-            raise InputError(f"checkpoint {latest} was written by the {state['engine']} engine; resume with "
-                             f"distributed.backend={state['engine']}")
+            raise InputError(
+                f"checkpoint {latest} was written by the {state['engine']} engine; resume with "
+                f"distributed.backend={state['engine']}"
+            )
         if state["world"] != self.env.world:
-            log.warning("checkpoint written by %d rank(s), resuming on %d: the data order changes",
-                        state["world"], self.env.world)
+            log.warning(
+                "checkpoint written by %d rank(s), resuming on %d: the data order changes",
+                state["world"],
+                self.env.world,
+            )
         if self.backend == "plain":
             load_lora_weights(self.transformer, read_lora(latest / "lora.safetensors"))
         self.engine.load(latest)
         load_rng(latest, self.env.rank if state["world"] == self.env.world else 0, {"noise": self.noise_gen})
         self.step, self.epoch, self.batch_pos = state["step"], state["epoch"], state["batch"]
         self.last_checkpoint = latest
-        log.info("resumed from %s (step %d, epoch %d, batch %d)", latest, self.step, self.epoch, self.batch_pos)
+        log.info(
+            "resumed from %s (step %d, epoch %d, batch %d)", latest, self.step, self.epoch, self.batch_pos
+        )
         return True
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -160,7 +191,9 @@ class Trainer:
         o = self.cfg.objective
         dev, dtype = self.env.device, self.transformer.patch_embedding.weight.dtype
         x0 = batch["latents"].to(dev)
-        t = diffusion.sample_timesteps(x0.shape[0], self.noise_gen, o.timesteps, o.shift, o.logit_mean, o.logit_std)
+        t = diffusion.sample_timesteps(
+            x0.shape[0], self.noise_gen, o.timesteps, o.shift, o.logit_mean, o.logit_std
+        )
         noise = torch.randn(x0.shape, generator=self.noise_gen).to(dev)
         t = t.to(dev)
         x_t = diffusion.noisy_latents(x0, noise, t)
@@ -190,8 +223,15 @@ class Trainer:
         if main:
             save_lora(tmp / "lora.safetensors", lora, self.lora_metadata())
             save_config(self.cfg, tmp / "config.yaml")
-            state = {"step": self.step, "epoch": self.epoch, "batch": self.batch_pos, "engine": self.backend,
-                     "world": self.env.world, "config_hash": self.cfg.hash(), "rank_max_abs_diff": drift}
+            state = {
+                "step": self.step,
+                "epoch": self.epoch,
+                "batch": self.batch_pos,
+                "engine": self.backend,
+                "world": self.env.world,
+                "config_hash": self.cfg.hash(),
+                "rank_max_abs_diff": drift,
+            }
             from loomis.io import write_json
 
             write_json(tmp / "state.json", state)
@@ -219,10 +259,21 @@ class Trainer:
         if c.lora.init_from:
             init = read_lora(c.lora.init_from)
             rank, alpha = init.rank, init.alpha
-        return LoraMetadata(rank=rank, alpha=alpha, targets=list(c.lora.targets), base_model=self.resolved.label,
-                            mediums=self.mediums, config_hash=c.hash(),
-                            extra={"stage": c.train.stage, "step": self.step, "frames": c.data.frames,
-                                   "condition": c.data.condition, "init_from": c.lora.init_from or ""})
+        return LoraMetadata(
+            rank=rank,
+            alpha=alpha,
+            targets=list(c.lora.targets),
+            base_model=self.resolved.label,
+            mediums=self.mediums,
+            config_hash=c.hash(),
+            extra={
+                "stage": c.train.stage,
+                "step": self.step,
+                "frames": c.data.frames,
+                "condition": c.data.condition,
+                "init_from": c.lora.init_from or "",
+            },
+        )
 
     def validate(self) -> None:
         from .validation import run_validation
@@ -257,8 +308,16 @@ class Trainer:
             loss = self._optimizer_step(batches)
             self.step += 1
             result.losses.append((self.step, loss))
-            self.logger.log(self.step, {"loss": loss, "lr": self.engine.lr(), "grad_norm": self.engine.last_grad_norm,
-                                        "epoch": self.epoch}, every=t.log_every)
+            self.logger.log(
+                self.step,
+                {
+                    "loss": loss,
+                    "lr": self.engine.lr(),
+                    "grad_norm": self.engine.last_grad_norm,
+                    "epoch": self.epoch,
+                },
+                every=t.log_every,
+            )
             if self.step % t.save_every == 0 or self.step == target:
                 self.save_checkpoint()
             if self.cfg.validation.every and self.step % self.cfg.validation.every == 0:

@@ -59,12 +59,20 @@ def _pdp():
 def _sample_all(trainer, SampleConfig, paint_with_pipeline) -> None:
     targets = _targets(trainer)
     if not targets:
-        log.info("validation: no validation.images and no %r samples; nothing to sample", trainer.cfg.validation.split)
+        log.info(
+            "validation: no validation.images and no %r samples; nothing to sample",
+            trainer.cfg.validation.split,
+        )
         return
     pipe = _pipeline(trainer)
     v, d = trainer.cfg.validation, trainer.cfg.data
-    sample_cfg = SampleConfig(frames=d.frames, steps=v.num_inference_steps, guidance=v.guidance_scale,
-                              seed=trainer.cfg.train.seed, size=(int(d.size[0]), int(d.size[1])))
+    sample_cfg = SampleConfig(
+        frames=d.frames,
+        steps=v.num_inference_steps,
+        guidance=v.guidance_scale,
+        seed=trainer.cfg.train.seed,
+        size=(int(d.size[0]), int(d.size[1])),
+    )
     pdp = _pdp() if any(gt is not None for *_, gt in targets) else None
     out_dir = trainer.out / "validation" / f"step-{trainer.step:06d}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +91,9 @@ def _sample_all(trainer, SampleConfig, paint_with_pipeline) -> None:
         write_json(out_dir / "validation.json", {"step": trainer.step, "samples": report})
         if scores:
             trainer.logger.scalar("val/pdp", float(np.mean(scores)), trainer.step)
-            log.info("validation step %d: PDP %.4f over %d samples", trainer.step, np.mean(scores), len(scores))
+            log.info(
+                "validation step %d: PDP %.4f over %d samples", trainer.step, np.mean(scores), len(scores)
+            )
         log.info("validation videos in %s", out_dir)
     finally:
         trainer.transformer.train(was_training)
@@ -99,9 +109,15 @@ def _pipeline(trainer):
 
         from .model import tiny_components
 
-        comps = load_encoders(trainer.resolved, trainer.dtype, trainer.env.device, trainer.cfg.model.tiny_seed,
-                              tiny_components(trainer.cfg.model.tiny_seed) if trainer.resolved.kind == "tiny" else None)
+        comps = load_encoders(
+            trainer.resolved,
+            trainer.dtype,
+            trainer.env.device,
+            trainer.cfg.model.tiny_seed,
+            tiny_components(trainer.cfg.model.tiny_seed) if trainer.resolved.kind == "tiny" else None,
+        )
         shift = trainer.resolved.spec.flow_shift if trainer.resolved.spec else 3.0
-        trainer._val_pipe = WanImageToVideoPipeline(transformer=trainer.transformer, scheduler=make_scheduler(shift),
-                                                    **comps)
+        trainer._val_pipe = WanImageToVideoPipeline(
+            transformer=trainer.transformer, scheduler=make_scheduler(shift), **comps
+        )
     return trainer._val_pipe
