@@ -231,6 +231,7 @@ class DeepSpeedEngine:
         self.grad_accum = int(ds_config["gradient_accumulation_steps"])
         self.zero_stage = int(ds_config.get("zero_optimization", {}).get("stage", 0))
         self.last_grad_norm = 0.0
+        self.micro = 0
 
     def __call__(self, **kwargs):
         return self.engine(**kwargs)
@@ -241,6 +242,7 @@ class DeepSpeedEngine:
     def step(self) -> bool:
         boundary = self.engine.is_gradient_accumulation_boundary()
         self.engine.step()
+        self.micro += 1
         if boundary:
             norm = self.engine.get_global_grad_norm()
             self.last_grad_norm = float(norm) if norm is not None else 0.0

@@ -178,7 +178,10 @@ class Trainer:
         if self.backend == "plain":
             load_lora_weights(self.transformer, read_lora(latest / "lora.safetensors"))
         self.engine.load(latest)
-        load_rng(latest, self.env.rank if state["world"] == self.env.world else 0, {"noise": self.noise_gen})
+        if state["world"] == self.env.world:
+            load_rng(latest, self.env.rank, {"noise": self.noise_gen})
+        else:  # no saved stream for this rank: a fresh one, still distinct per rank and reproducible
+            self.noise_gen.manual_seed(self.cfg.train.seed * 7919 + self.env.rank + 1_000_003 * state["step"])
         self.step, self.epoch, self.batch_pos = state["step"], state["epoch"], state["batch"]
         self.last_checkpoint = latest
         log.info(
@@ -349,7 +352,7 @@ class Trainer:
         self.epoch, self.batch_pos = start[0], start[1]
         self.noise_gen.set_state(start[2])
         if self.last_checkpoint is None or read_state(self.last_checkpoint)["step"] != self.step:
-            if getattr(self.engine, "micro", 0) % self.cfg.train.grad_accum == 0:
+            if self.engine.micro % self.cfg.train.grad_accum == 0:
                 self.save_checkpoint()
         where = self.last_checkpoint or "none"
         raise TrainingDiverged(

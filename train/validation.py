@@ -78,6 +78,7 @@ def _sample_all(trainer, SampleConfig, paint_with_pipeline) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     was_training = trainer.transformer.training
     trainer.transformer.eval()
+    _encoders_to(pipe, trainer.env.device)
     try:
         scores, report = [], {}
         for name, image, prompt, gt in targets:
@@ -97,6 +98,12 @@ def _sample_all(trainer, SampleConfig, paint_with_pipeline) -> None:
         log.info("validation videos in %s", out_dir)
     finally:
         trainer.transformer.train(was_training)
+        _encoders_to(pipe, "cpu")  # keep accelerator memory for training between validations
+
+
+def _encoders_to(pipe, device) -> None:
+    for m in (pipe.text_encoder, pipe.image_encoder, pipe.vae):
+        m.to(device)
 
 
 def _pipeline(trainer):
@@ -112,7 +119,7 @@ def _pipeline(trainer):
         comps = load_encoders(
             trainer.resolved,
             trainer.dtype,
-            trainer.env.device,
+            "cpu",
             trainer.cfg.model.tiny_seed,
             tiny_components(trainer.cfg.model.tiny_seed) if trainer.resolved.kind == "tiny" else None,
         )
