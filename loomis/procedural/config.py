@@ -3,7 +3,7 @@
 
 Recipe keys (all optional in the YAML except ``recipe``):
 
-``recipe``        paint | pencil | loomis — which process is built
+``recipe``        paint | pencil | loomis | colouring — which process is built
 ``ground``        RGB of the blank support (canvas tone or paper)
 ``stylise``       transfer targets only: pencil-mono | children | coloring-book | watercolor
 ``alpha``         opacity of one colour stroke (acrylic ~0.9, oil softer)
@@ -14,6 +14,11 @@ Recipe keys (all optional in the YAML except ``recipe``):
 ``stroke_len``    longest curved stroke, in brush radii
 ``sketch_colour`` RGB of the composition lines (umber for paint, graphite for pencil)
 ``phases``        share of the video's time per phase, e.g. {sketch: 0.1, block: 0.3, …}
+``fill_size``     colouring: radius of the colouring-in stroke, fraction of the long side
+``fill_slant``    colouring: how much the hand's slant changes from area to area (radians)
+``wobble``        colouring: how far the hand's turning points stray, in stroke radii
+``paced``         phases whose time goes with the number of strokes (the hand's work), not with
+                  how much closer the picture gets (e.g. [fills] for colouring in)
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 from loomis.errors import InputError
 
 SPEEDS = ("human", "linear", "fast", "strokes")
+RECIPES = ("paint", "pencil", "loomis", "colouring")
 
 # Phase shares of the video time; names are the phases the recipes emit (a missing phase's share
 # is redistributed). Fitted (PDP, bench/bench_procedural.py) to the two real human acrylic
@@ -32,6 +38,7 @@ SPEEDS = ("human", "linear", "fast", "strokes")
 # most of the time, details and highlights the last fifth.
 PAINT_PHASES = {"sketch": 0.06, "block": 0.25, "layers": 0.49, "details": 0.2}
 PENCIL_PHASES = {"construction": 0.08, "contours": 0.22, "hatching": 0.5, "details": 0.2}
+COLOURING_PHASES = {"outlines": 0.3, "fills": 0.7}
 LOOMIS_PHASES = {"construction": 0.18, "features": 0.17, "contours": 0.1, "hatching": 0.35, "details": 0.2}
 
 
@@ -50,6 +57,10 @@ class Recipe:
     stroke_len: int = 8
     sketch_colour: tuple[int, int, int] = (92, 70, 52)
     phases: Mapping[str, float] = field(default_factory=lambda: dict(PAINT_PHASES))
+    fill_size: float = 0.012
+    fill_slant: float = 0.3
+    wobble: float = 0.15
+    paced: tuple[str, ...] = ()
 
     @classmethod
     def from_registry(cls, name: str, row: Mapping[str, Any]) -> Recipe:
@@ -61,13 +72,17 @@ class Recipe:
         for key in ("ground", "sketch_colour"):
             if key in kwargs:
                 kwargs[key] = tuple(int(v) for v in kwargs[key])
+        if "paced" in kwargs:
+            kwargs["paced"] = tuple(str(v) for v in kwargs["paced"])
         base = cls()
         if "phases" not in kwargs:
             kind = kwargs.get("recipe", base.recipe)
             kwargs["phases"] = dict(
-                {"pencil": PENCIL_PHASES, "loomis": LOOMIS_PHASES}.get(kind, PAINT_PHASES)
+                {"pencil": PENCIL_PHASES, "loomis": LOOMIS_PHASES, "colouring": COLOURING_PHASES}.get(
+                    kind, PAINT_PHASES
+                )
             )
-        if kwargs.get("recipe", base.recipe) not in ("paint", "pencil", "loomis"):
+        if kwargs.get("recipe", base.recipe) not in RECIPES:
             raise ValueError(f"mediums.yaml: medium {name!r} has unknown recipe {kwargs.get('recipe')!r}")
         return replace(base, **kwargs)
 

@@ -19,6 +19,7 @@ import numpy as np
 from loomis.errors import InputError
 from loomis.mediums import get_medium
 from loomis.procedural import fields
+from loomis.procedural.colouring import colouring_plan
 from loomis.procedural.config import PENCIL_PHASES, ProceduralConfig, Recipe
 from loomis.procedural.face import detect_face, loomis_plan
 from loomis.procedural.recipes import Plan, paint_plan, pencil_plan
@@ -29,7 +30,7 @@ from loomis.procedural.stylise import stylise
 
 log = logging.getLogger(__name__)
 
-PLANS = {"paint": paint_plan, "pencil": pencil_plan, "loomis": loomis_plan}
+PLANS = {"paint": paint_plan, "pencil": pencil_plan, "loomis": loomis_plan, "colouring": colouring_plan}
 
 
 def check_image(image) -> np.ndarray:
@@ -87,7 +88,7 @@ def paint(
     image = fit_size(check_image(image), cfg.max_side)
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
-    target = stylise(image, recipe.stylise, rng) if recipe.stylise else image
+    target, layout = stylise(image, recipe.stylise, rng) if recipe.stylise else (image, None)
     face = None
     if recipe.recipe == "loomis":
         face = detect_face(target)
@@ -97,14 +98,16 @@ def paint(
         else:
             log.info("loomis: face at x=%d y=%d w=%d h=%d", *face)
     plan = _make_plan(target, recipe, cfg, rng)
-    plan.face = face
+    plan.face, plan.layout = face, layout
     strokes = order_strokes(PLANS[recipe.recipe](plan))
     t1 = time.perf_counter()
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
     cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
-    canvas = Canvas(plan.ground, plan.target, fields.bristle_texture(cos, sin, rng))
+    regions = layout.regions if layout is not None else None
+    canvas = Canvas(plan.ground, plan.target, fields.bristle_texture(cos, sin, rng), regions)
     dist = measure(canvas, strokes)
-    cuts = plan_cuts(dist, [s.phase for s in strokes], recipe.phases, int(cfg.frames), cfg.speed)
+    phases = [s.phase for s in strokes]
+    cuts = plan_cuts(dist, phases, recipe.phases, int(cfg.frames), cfg.speed, recipe.paced)
     frames = film(canvas, strokes, cuts, progress)
     # Any pixel the last strokes only half covered: the finished picture is the finished picture.
     frames[-1] = target.copy()
@@ -119,7 +122,7 @@ def paint(
 
 
 def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: np.random.Generator) -> Plan:
-    paper = recipe.recipe in ("pencil", "loomis")
+    paper = recipe.recipe in ("pencil", "loomis", "colouring")
     ground = make_ground(target.shape[:2], recipe.ground, rng, paper)
     if cfg.depth is not None:
         depth = np.asarray(cfg.depth)

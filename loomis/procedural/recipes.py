@@ -20,9 +20,13 @@ from loomis.procedural.strokes import (
     contour_lines,
     hatch_lines,
     jittered_grid,
+    pressure_profile,
+    smooth_polyline,
     split_polyline,
+    split_runs,
     trace_curved,
 )
+from loomis.procedural.stylise import Layout
 
 GRAPHITE = np.array([58.0, 58.0, 64.0], np.float32)
 
@@ -39,6 +43,7 @@ class Plan:
     rng: np.random.Generator
     detail: float = 1.0
     face: tuple[int, int, int, int] | None = None  # (x, y, w, h) for the loomis recipe
+    layout: Layout | None = None  # outlines and areas of a line-and-fill restyling (colouring)
 
     @property
     def side(self) -> int:
@@ -71,7 +76,8 @@ def _jitter(plan: Plan, colours: np.ndarray, amount: float) -> np.ndarray:
 def region_outlines(plan: Plan, looseness: float) -> list[np.ndarray]:
     """The composition: outlines of the big colour regions, simplified into a few long, loose,
     smooth lines (``looseness`` = tolerance as a fraction of the long side), without the parts
-    that only run along the picture's border. Biggest shapes first."""
+    that only run along the picture's border. Biggest shapes first; a border two regions share
+    is drawn once (by the bigger shape), as a painter would."""
     s = plan.side
     h, w = plan.labels.shape
     # Trace on a small copy of the label map: full-size labels are blocky upsampled k-means.
@@ -81,44 +87,29 @@ def region_outlines(plan: Plan, looseness: float) -> list[np.ndarray]:
         (max(2, round(w * f)), max(2, round(h * f))),
         interpolation=cv2.INTER_NEAREST,
     )
-    found: list[tuple[float, np.ndarray]] = []
+    sh, sw = small.shape
+    shapes: list[tuple[float, np.ndarray]] = []
     for k in range(int(plan.labels.max()) + 1):
         mask = cv2.medianBlur((small == k).astype(np.uint8) * 255, 5)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         for c in contours:
             area = cv2.contourArea(c) / (f * f)
-            if area < (s / 8) ** 2:
+            if area >= (s / 8) ** 2:
+                shapes.append((area, c.reshape(-1, 2)))
+    shapes.sort(key=lambda kv: -kv[0])
+    drawn = np.zeros((sh, sw), np.uint8)  # borders already drawn (a few pixels wide)
+    found: list[np.ndarray] = []
+    for _, c in shapes:
+        x, y = c[:, 0], c[:, 1]
+        border = (x <= 1) | (x >= sw - 2) | (y <= 1) | (y >= sh - 2)
+        keep = ~border & (drawn[y, x] == 0)
+        cv2.polylines(drawn, [c.reshape(-1, 1, 2)], True, 1, 5)
+        for run in split_runs(c, keep, closed=True, max_step=1.5):
+            if len(run) < 4:
                 continue
-            poly = cv2.approxPolyDP(c, s * looseness * f, True).reshape(-1, 2).astype(np.float32)
-            poly = _chaikin(np.vstack([poly, poly[:1]]), 2) / f
-            border = (poly[:, 0] <= 3) | (poly[:, 0] >= w - 4) | (poly[:, 1] <= 3) | (poly[:, 1] >= h - 4)
-            for run in _runs(poly, ~border):
-                found.append((-area, run))
-    found.sort(key=lambda kv: kv[0])
-    return [ln for _, ln in found]
-
-
-def _chaikin(poly: np.ndarray, rounds: int) -> np.ndarray:
-    """Corner cutting: a hand's smooth curve through a simplified polygon."""
-    for _ in range(rounds):
-        a, b = poly[:-1], poly[1:]
-        poly = np.concatenate(
-            [np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], 1).reshape(-1, 2), poly[-1:]]
-        )
-    return poly
-
-
-def _runs(poly: np.ndarray, keep: np.ndarray) -> list[np.ndarray]:
-    """Maximal runs of consecutive kept points (at least 3 long)."""
-    out, start = [], None
-    for i, k in enumerate(np.append(keep, False)):
-        if k and start is None:
-            start = i
-        elif not k and start is not None:
-            if i - start >= 3:
-                out.append(poly[start:i])
-            start = None
-    return out
+            poly = cv2.approxPolyDP(run.reshape(-1, 1, 2), s * looseness * f, False).reshape(-1, 2)
+            found.append(smooth_polyline(poly, 2) / f)
+    return found
 
 
 def sketch_strokes(
@@ -221,13 +212,22 @@ def hatching_strokes(plan: Plan, phase: str = "hatching", levels: int = 5) -> li
     return out
 
 
+def contour_strokes(plan: Plan, lines: list[np.ndarray], colour, alpha: float, phase: str) -> list[Stroke]:
+    """Drawn lines with a hand's touch: a slight wobble and pressure that swells and lifts."""
+    out = []
+    col = np.asarray(colour, np.float32)
+    for i, ln in enumerate(lines):
+        pts = (np.asarray(ln, np.float32) + plan.rng.normal(0, 0.35, ln.shape)).round().astype(np.int32)
+        p = pressure_profile(len(pts), plan.rng)
+        out.append(Stroke(pts, 1, col, alpha, phase, texture=0.35, key=i, pressure=p))
+    return out
+
+
 def pencil_plan(plan: Plan) -> list[Stroke]:
     s = plan.side
     strokes = sketch_strokes(plan, "construction", GRAPHITE, 0.22, 1 / 60, limit=80)
-    contours = contour_lines(plan.lum, sigma=max(1.0, s / 220), min_length=s / 12, seg_len=s / 12)[:400]
-    strokes += [
-        Stroke(c, 1, GRAPHITE * 0.8, 0.65, "contours", texture=0.4, key=i) for i, c in enumerate(contours)
-    ]
+    contours = contour_lines(plan.lum, sigma=max(1.0, s / 220), min_length=s / 16, seg_len=s / 3)[:300]
+    strokes += contour_strokes(plan, contours, GRAPHITE * 0.8, 0.7, "contours")
     strokes += hatching_strokes(plan)
     # The hatched tone approximates the picture's luminance; details close the remaining gap.
     approx = plan.ground + (np.repeat(plan.lum[..., None], 3, -1) - plan.ground) * 0.85

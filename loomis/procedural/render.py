@@ -19,10 +19,13 @@ from loomis.procedural.strokes import Stroke
 class Canvas:
     """A float32 RGB canvas plus the target it is painted towards."""
 
-    def __init__(self, ground: np.ndarray, target: np.ndarray, texture: np.ndarray) -> None:
+    def __init__(
+        self, ground: np.ndarray, target: np.ndarray, texture: np.ndarray, regions: np.ndarray | None = None
+    ) -> None:
         self.ground = ground.astype(np.float32)
         self.target = target.astype(np.float32)
         self.texture = texture
+        self.regions = regions  # (H, W) int region ids for strokes with ``region >= 0``
         self.pixels = self.ground.copy()
         self.h, self.w = target.shape[:2]
 
@@ -45,6 +48,19 @@ class Canvas:
         local = (s.pts - (x0, y0)).reshape(-1, 1, 2)
         if len(s.pts) == 1 or np.ptp(s.pts, axis=0).max() == 0:
             cv2.circle(mask, tuple(int(v) for v in local[0, 0]), s.radius, 255, -1, cv2.LINE_AA)
+        elif s.pressure is not None:
+            # Segment by segment, each as dark as the hand pressed there.
+            pts = local.reshape(-1, 2)
+            level = 255.0 * 0.5 * (s.pressure[:-1] + s.pressure[1:])
+            for a, b, v in zip(pts[:-1], pts[1:], level):
+                cv2.line(
+                    mask,
+                    (int(a[0]), int(a[1])),
+                    (int(b[0]), int(b[1])),
+                    float(v),
+                    max(1, 2 * s.radius),
+                    cv2.LINE_AA,
+                )
         else:
             cv2.polylines(mask, [local], False, 255, max(1, 2 * s.radius), cv2.LINE_AA)
         a = mask.astype(np.float32) * (s.alpha / 255.0)
@@ -56,6 +72,8 @@ class Canvas:
             np.clip(a, 0.0, 1.0, out=a)
         if s.clip is not None:
             a *= s.clip[y0:y1, x0:x1]
+        if s.region >= 0 and self.regions is not None:
+            a *= self.regions[y0:y1, x0:x1] == s.region
         roi = self.pixels[y0:y1, x0:x1]
         paint = self.target[y0:y1, x0:x1] if s.colour is None else s.colour
         if track:

@@ -6,7 +6,8 @@ then places the frame cuts so that the distance falls on a chosen curve over tim
 ``human``   each phase gets its share of the time (recipe ``phases``); inside a phase the
             distance falls fast at first and slower later (ease-out), like a painter who lays in a
             passage quickly and then lingers on it. Drawing phases (which add lines that the
-            finished picture does not have) advance by stroke count.
+            finished picture does not have) and the recipe's ``paced`` phases (colouring in,
+            where time goes with the area covered) advance by stroke count.
 ``linear``  the distance falls by the same amount every frame.
 ``fast``    fast early, slow late: distance ∝ (1 - t)².
 ``strokes`` the same number of strokes every frame.
@@ -35,6 +36,7 @@ def plan_cuts(
     shares: Mapping[str, float],
     frames: int,
     speed: str,
+    paced: Sequence[str] = (),
 ) -> list[int]:
     """Frame cuts (number of strokes painted at each frame), first 0 and last len(phases)."""
     n = len(phases)
@@ -49,10 +51,12 @@ def plan_cuts(
         curve = (1 - t) if speed == "linear" else (1 - t) ** 2
         cuts = [_cut_for(dmono, d1 + (d0 - d1) * c, 0, n) for c in curve]
         return _finish(cuts, n)
-    return _finish(_human_cuts(dist, list(phases), shares, t), n)
+    return _finish(_human_cuts(dist, list(phases), shares, t, paced), n)
 
 
-def _human_cuts(dist: np.ndarray, phases: list[str], shares: Mapping[str, float], t: np.ndarray) -> list[int]:
+def _human_cuts(
+    dist: np.ndarray, phases: list[str], shares: Mapping[str, float], t: np.ndarray, paced: Sequence[str] = ()
+) -> list[int]:
     # Phase spans in stroke order (strokes are sorted by phase already).
     spans: list[tuple[str, int, int]] = []
     for i, p in enumerate(phases):
@@ -68,7 +72,7 @@ def _human_cuts(dist: np.ndarray, phases: list[str], shares: Mapping[str, float]
         j = int(min(np.searchsorted(ends, tv, side="right"), len(spans) - 1))
         _, a, b = spans[j]
         u = float(np.clip((tv - starts[j]) / (ends[j] - starts[j]), 0, 1))
-        if dist[b] >= dist[a]:  # a drawing phase: progress by strokes
+        if dist[b] >= dist[a] or spans[j][0] in paced:  # drawing, or hand-paced: by strokes
             cuts.append(a + int(round(u * (b - a))))
             continue
         dmono = np.minimum.accumulate(dist[a : b + 1])

@@ -24,6 +24,8 @@ class Stroke:
     softness: float = 0.0
     clip: np.ndarray | None = None  # (H, W) float32 0..1 limiting where the stroke deposits
     key: float = 0.0  # sort key inside its phase (smaller = earlier)
+    pressure: np.ndarray | None = None  # (N,) 0..1 per point: a hand's pressure along the line
+    region: int = -1  # >= 0: deposit only where the canvas' region map equals this id
 
 
 def jittered_grid(h: int, w: int, spacing: float, rng: np.random.Generator) -> np.ndarray:
@@ -101,30 +103,114 @@ def trace_curved(
 def contour_lines(
     lum: np.ndarray, sigma: float, min_length: float, seg_len: float, quantile: float = 0.85
 ) -> list[np.ndarray]:
-    """The big shapes' outlines as a painter's drawing would have them: Canny on a strongly
-    smoothed luminance, simplified, cut into hand-sized segments, longest contours first."""
+    """The shapes' outlines as a draughtsman draws them: Canny on a smoothed luminance, traced
+    into long continuous edge chains (each edge pixel once), simplified and smoothed, cut only
+    where a chain is longer than ``seg_len`` (one hand movement); longest contours first."""
     smooth = cv2.GaussianBlur(lum.astype(np.float32), (0, 0), sigma)
     u8 = cv2.normalize(smooth, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     grad = cv2.magnitude(cv2.Sobel(u8, cv2.CV_32F, 1, 0), cv2.Sobel(u8, cv2.CV_32F, 0, 1))
     hi = float(np.quantile(grad, quantile)) + 1.0
     edges = cv2.Canny(u8, hi * 0.4, hi)
-    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    # Close one-pixel breaks so a contour is one chain, not a dotted line.
+    edges = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     out: list[tuple[float, np.ndarray]] = []
-    for c in contours:
-        length = cv2.arcLength(c, False)
-        if length < min_length:
-            continue
-        # findContours walks both sides of a thin edge; keep one side (the first half).
-        c = c[: max(2, len(c) // 2 + 1)]
-        poly = cv2.approxPolyDP(c, 1.5, False).reshape(-1, 2)
-        for seg in split_polyline(poly, seg_len):
+    for chain in edge_chains(edges > 0, min_length):
+        length = polyline_length(chain)
+        poly = smooth_polyline(cv2.approxPolyDP(chain.reshape(-1, 1, 2), 1.2, False).reshape(-1, 2), 1)
+        for seg in split_polyline(poly, seg_len, even=False):
             out.append((-length, seg))
     out.sort(key=lambda kv: kv[0])
     return [seg for _, seg in out]
 
 
-def split_polyline(poly: np.ndarray, seg_len: float) -> list[np.ndarray]:
-    """Cut a polyline into pieces about ``seg_len`` long (each piece one hand movement)."""
+def polyline_length(poly: np.ndarray) -> float:
+    return float(np.linalg.norm(np.diff(np.asarray(poly, np.float32), axis=0), axis=1).sum())
+
+
+def edge_chains(edges: np.ndarray, min_length: float = 0.0, closed_gap: float = 1.5) -> list[np.ndarray]:
+    """Trace a thin edge map (bool H×W) into polylines, every edge pixel in exactly one chain.
+
+    ``findContours`` walks round a one-pixel line, out along one side and back along the other
+    (and a closed ring twice, as outer and inner contour); keeping only each pixel's first visit
+    leaves the line itself, once. Chains are split where the walk jumps over already-traced
+    pixels, and closed rings stay one chain. Longest first; shorter than ``min_length`` dropped.
+    """
+    u8 = np.ascontiguousarray(edges, np.uint8)
+    contours, _ = cv2.findContours(u8, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    contours = sorted(contours, key=len, reverse=True)
+    w = u8.shape[1]
+    seen = np.zeros(u8.size, bool)
+    out: list[np.ndarray] = []
+    for c in contours:
+        p = c.reshape(-1, 2)
+        idx = p[:, 1].astype(np.int64) * w + p[:, 0]
+        first = np.zeros(len(p), bool)
+        first[np.unique(idx, return_index=True)[1]] = True
+        keep = first & ~seen[idx]
+        seen[idx] = True
+        for run in split_runs(p, keep, closed=True, max_step=closed_gap):
+            if len(run) >= 2 and polyline_length(run) >= max(min_length, 1.0):
+                out.append(run)
+    out.sort(key=lambda r: -len(r))
+    return out
+
+
+def split_runs(pts: np.ndarray, keep: np.ndarray, closed: bool, max_step: float = np.inf) -> list[np.ndarray]:
+    """Maximal runs of consecutive kept points, also split where two consecutive points are more
+    than ``max_step`` apart. ``closed``: the point list is a ring, so a run may wrap round."""
+    n = len(pts)
+    if n == 0 or not keep.any():
+        return []
+    pts = np.asarray(pts)
+    step = np.linalg.norm(np.diff(pts.astype(np.float32), axis=0, append=pts[:1].astype(np.float32)), axis=1)
+    # link[i]: point i and point i+1 (mod n) belong to the same run
+    link = keep & np.roll(keep, -1) & (step <= max_step)
+    if not closed:
+        link[-1] = False
+    if link.all():
+        return [pts.copy()]
+    # Start the scan just after a break, so a run that wraps round the ring stays whole.
+    start = int(np.flatnonzero(~link)[0]) + 1 if closed else 0
+    order = (np.arange(n) + start) % n
+    out, cur = [], []
+    for i in order:
+        if keep[i]:
+            cur.append(i)
+        if not link[i]:
+            if cur:
+                out.append(pts[cur])
+            cur = []
+    if cur:
+        out.append(pts[cur])
+    return out
+
+
+def smooth_polyline(poly: np.ndarray, rounds: int) -> np.ndarray:
+    """Chaikin corner cutting (ends kept): a hand's smooth curve through a simplified polyline."""
+    poly = np.asarray(poly, np.float32)
+    for _ in range(rounds):
+        if len(poly) < 3:
+            break
+        a, b = poly[:-1], poly[1:]
+        mid = np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], 1).reshape(-1, 2)
+        poly = np.concatenate([poly[:1], mid[1:-1], poly[-1:]])
+    return poly
+
+
+def pressure_profile(n: int, rng: np.random.Generator, low: float = 0.55) -> np.ndarray:
+    """Pencil pressure along a line of ``n`` points: the lead touches down, presses, wavers a
+    little and lifts off (tapered ends), in ``[low, 1]``."""
+    if n <= 1:
+        return np.ones(max(n, 1), np.float32)
+    t = np.linspace(0.0, 1.0, n)
+    taper = np.minimum(1.0, np.minimum(t, 1 - t) * 6 + 0.35)
+    waver = 0.85 + 0.15 * np.sin(2 * np.pi * (rng.uniform(0.5, 2.0) * t + rng.random()))
+    return (low + (1 - low) * taper * waver).astype(np.float32)
+
+
+def split_polyline(poly: np.ndarray, seg_len: float, even: bool = True) -> list[np.ndarray]:
+    """Cut a polyline into pieces about ``seg_len`` long (each piece one hand movement);
+    ``even=False`` keeps lines up to 1.5 ``seg_len`` whole and cuts longer ones evenly."""
     poly = np.asarray(poly, np.float32)
     if len(poly) < 2:
         return []
@@ -133,7 +219,10 @@ def split_polyline(poly: np.ndarray, seg_len: float) -> list[np.ndarray]:
     total = cum[-1]
     if total < 1:
         return []
-    n = max(1, int(round(total / seg_len)))
+    if even:
+        n = max(1, int(round(total / seg_len)))
+    else:
+        n = 1 if total <= 1.5 * seg_len else int(np.ceil(total / seg_len))
     cuts = np.linspace(0, total, n + 1)
     pieces = []
     for a, b in zip(cuts[:-1], cuts[1:]):
