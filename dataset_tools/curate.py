@@ -164,8 +164,16 @@ def _remove_occlusions(
     a, b = ranges[-1]  # the outro (or the last segment): where the finished painting is skin-coloured
     skin_ok = occlusion.skin_in_painting(np.median(canv[a:b], axis=0).astype(np.uint8))
     frames, info = [], []
+    stale = None  # pixels of the last result hidden in all of its samples
     for a, b in ranges:
-        prev, occluded = occlusion.clean_segment(canv[a:b], prev, cfg.occlusion, detector, skin_ok)
+        masks = occlusion.segment_masks(canv[a:b], prev, cfg.occlusion, detector, skin_ok)
+        if stale is not None and stale.any():
+            # bidirectional: what the previous segment never saw is taken from this one's first
+            # clean view, and that filled result is the "previous" of this segment's median
+            prev, _ = occlusion.fill_from_next(prev, stale, canv[a:b], masks)
+            frames[-1] = prev
+        prev, occluded = occlusion.clean_segment(canv[a:b], prev, cfg.occlusion, masks=masks)
+        stale = masks.all(0)
         frames.append(prev)
         outro = a > last
         t = float(times[last]) if outro else float(np.median(times[a:b]))

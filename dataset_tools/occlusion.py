@@ -65,21 +65,33 @@ def transient_masks(
     n, h, w = samples.shape[:3]
     s = cfg.analysis_scale
     sw, sh = max(4, int(w * s)), max(4, int(h * s))
-    small = np.stack([cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in samples]).astype(
-        np.int16
-    )
-    prev = cv2.resize(previous, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.int16)
-    med = np.median(np.concatenate([small, prev[None]]), axis=0)
+    small = np.stack([cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) for f in samples])
+    prev = cv2.resize(previous, (sw, sh), interpolation=cv2.INTER_AREA)
+    skin = np.stack([skin_mask(f) for f in small])
+    hard = np.zeros_like(skin)  # skin where the painting is not skin-coloured
+    away = np.zeros_like(skin)  # ... and that goes away again later in the segment
+    if skin_ok is not None:
+        ok = cv2.resize(skin_ok.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST).astype(bool)
+        hard = skin & ~ok
+        # skin-coloured paint stays; an arm leaves: skin with a non-skin view after it is an arm
+        later = np.flip(np.logical_or.accumulate(np.flip(~skin, 0), axis=0), 0)
+        away[:-1] = hard[:-1] & later[1:]
+        # the arm's anti-aliased rim is not skin-coloured any more: grow by one analysis pixel
+        away = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for m in away]) & ~ok
+    # a brush or arm that rests over fresh paint and then leaves, whatever its colour
+    back = bracketed(small, prev, ~skin, cfg.threshold)
+    # the reference leaves sure occluders out, so an arm that rests on one spot for most of the
+    # segment does not become the median and make the clean views around it look transient
+    sure = away | back
+    med = masked_median(
+        np.concatenate([small, prev[None]]), np.concatenate([sure, np.zeros_like(sure[:1])])
+    ).astype(np.int16)
+    small, prev = small.astype(np.int16), prev.astype(np.int16)
     dev_med = np.abs(small - med).max(-1)
     dev_prev = np.abs(small - prev).max(-1)
     strong = (dev_med > cfg.threshold) & (dev_prev > cfg.threshold)
-    skin = np.stack([skin_mask(f.astype(np.uint8)) for f in small])
-    weak = (dev_med > cfg.threshold // 2) & skin
-    if skin_ok is not None:
-        weak |= skin & ~cv2.resize(
-            skin_ok.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST
-        ).astype(bool)
-    raw = (strong | weak).astype(np.uint8)
+    weak = ((dev_med > cfg.threshold // 2) & skin) | hard
+    raw = (strong | weak | back).astype(np.uint8)
     r = max(1, int(round(cfg.dilate * min(h, w))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     out = np.empty((n, h, w), bool)
@@ -90,10 +102,59 @@ def transient_masks(
     return out
 
 
+def bracketed(small: np.ndarray, prev: np.ndarray, valid: np.ndarray, threshold: int) -> np.ndarray:
+    """(N, h, w) samples hidden by something that later went away: for sample i, the nearest
+    trusted (``valid``) views before and after it that differ from it agree with each other, so
+    the canvas came back. Paint does not revert, so this catches an occluder whatever its colour
+    and however long it rests (a brush held still over fresh paint for most of the segment is the
+    median and passes the median test). ``prev`` is the trusted view before the first sample; only
+    pixels where a trusted view differs from it can hold such a return and are examined."""
+    n = len(small)
+    out = np.zeros(valid.shape, bool)
+    seq = np.concatenate([prev[None], small]).astype(np.int16)
+    steps = (np.abs(np.diff(seq, axis=0)).max(-1) > threshold).sum(0)
+    changed = np.abs(seq[1:] - seq[0]).max(-1) > threshold
+    # a return needs two changes (away and back); fresh paint alone makes one
+    ys, xs = np.nonzero((changed & valid).any(0) & (steps >= 2))
+    if len(ys) == 0:
+        return out
+    vals = np.ascontiguousarray(seq[:, ys, xs].transpose(0, 2, 1))  # (n+1, 3, P), 0 = before
+    ok = np.concatenate([np.ones((1, len(ys)), bool), valid[:, ys, xs]])
+    diff = np.zeros((n + 1, n + 1, len(ys)), bool)
+    for a in range(n):  # symmetric; channels reduced by hand (a max over a last axis of 3 is slow)
+        d = np.abs(vals[a + 1 :] - vals[a])
+        diff[a, a + 1 :] = np.maximum(np.maximum(d[:, 0], d[:, 1]), d[:, 2]) > threshold
+        diff[a + 1 :, a] = diff[a, a + 1 :]
+    cols = np.arange(len(ys))
+    for i in range(1, n):
+        before = diff[i, :i] & ok[:i]  # trusted earlier views unlike sample i
+        after = diff[i, i + 1 :] & ok[i + 1 :]
+        has = before.any(0) & after.any(0)
+        if not has.any():
+            continue
+        j = i - 1 - np.argmax(before[::-1], axis=0)  # the nearest such view before …
+        k = i + 1 + np.argmax(after, axis=0)  # … and after
+        out[i - 1, ys, xs] = has & ~diff[j, k, cols]
+    return out
+
+
 def skin_in_painting(final: np.ndarray, grow: int = 5) -> np.ndarray:
     """Where the finished painting (an outro frame, no hands) is itself skin-coloured."""
     m = skin_mask(final).astype(np.uint8)
     return cv2.dilate(m, np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+
+
+def segment_masks(
+    samples: np.ndarray,
+    previous: np.ndarray,
+    cfg: OcclusionConfig,
+    detector: OcclusionDetector | None = None,
+    skin_ok: np.ndarray | None = None,
+) -> np.ndarray:
+    """(N, H, W) occlusion masks of one segment's samples, learned or weight-free."""
+    if detector is not None:
+        return np.asarray(detector.masks(samples), bool)
+    return transient_masks(samples, previous, cfg, skin_ok)
 
 
 def clean_segment(
@@ -102,12 +163,30 @@ def clean_segment(
     cfg: OcclusionConfig,
     detector: OcclusionDetector | None = None,
     skin_ok: np.ndarray | None = None,
+    masks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """The segment's occlusion-free canvas and the mean occluded fraction of its samples."""
-    if detector is not None:
-        masks = detector.masks(samples)
-    else:
-        masks = transient_masks(samples, previous, cfg, skin_ok)
+    if masks is None:
+        masks = segment_masks(samples, previous, cfg, detector, skin_ok)
     stack = np.concatenate([samples, previous[None]])
     mask = np.concatenate([masks, np.zeros_like(masks[:1])])
     return masked_median(stack, mask), float(masks.mean())
+
+
+def fill_from_next(
+    clean: np.ndarray, stale: np.ndarray, samples: np.ndarray, masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the ``stale`` pixels of a segment's result (hidden in every one of its samples, so they
+    still hold the segment before's state) from the *next* segment's earliest clean observation.
+    Painting only adds paint: the first clean view after the occluder left is closer to the hidden
+    state than the stale earlier one. Returns the filled result and what is still stale (hidden in
+    the next segment too)."""
+    clear = ~masks & stale[None]
+    seen = clear.any(0)
+    if not seen.any():
+        return clean, stale
+    first = np.argmax(clear, axis=0)
+    ys, xs = np.nonzero(seen)
+    out = clean.copy()
+    out[ys, xs] = samples[first[ys, xs], ys, xs]
+    return out, stale & ~seen
