@@ -89,7 +89,10 @@ def transient_masks(
     small, prev = small.astype(np.int16), prev.astype(np.int16)
     dev_med = np.abs(small - med).max(-1)
     dev_prev = np.abs(small - prev).max(-1)
-    strong = (dev_med > cfg.threshold) & (dev_prev > cfg.threshold)
+    # paint persists (a run of agreeing samples); a passing hand does not. Several paint layers
+    # within one segment give a per-channel median that matches none of them, so deviation from
+    # it alone would mask every layer and leave the stale previous state
+    strong = (dev_med > cfg.threshold) & (dev_prev > cfg.threshold) & ~persistent(small, cfg.threshold)
     weak = ((dev_med > cfg.threshold // 2) & skin) | hard
     raw = (strong | weak | back).astype(np.uint8)
     r = max(1, int(round(cfg.dilate * min(h, w))))
@@ -99,6 +102,19 @@ def transient_masks(
         m = cv2.morphologyEx(raw[i], cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
         m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
         out[i] = cv2.dilate(m, kernel) > 0
+    return out
+
+
+def persistent(small: np.ndarray, threshold: int) -> np.ndarray:
+    """(N, h, w) samples in a run of at least three consecutive samples that agree (1 s at 3 fps)."""
+    n = len(small)
+    agree = np.zeros((n + 1,) + small.shape[1:3], bool)  # agree[i]: sample i-1 agrees with i
+    d = np.abs(np.diff(small, axis=0))
+    agree[1:n] = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) <= threshold
+    back, fwd = agree[:n], agree[1:]  # i agrees with i-1 / with i+1
+    out = back & fwd
+    out[1:] |= back[1:] & back[:-1]  # i-2, i-1, i
+    out[:-1] |= fwd[:-1] & fwd[1:]  # i, i+1, i+2
     return out
 
 
