@@ -142,3 +142,121 @@ def test_no_face_warns_and_draws_pencil(picture, caplog):
     assert "no face" in caplog.text
     pencil = paint(picture, "pencil", ProceduralConfig(frames=4, seed=0))
     assert all(np.array_equal(a, b) for a, b in zip(frames, pencil))
+
+
+def _small_astronaut():
+    data = pytest.importorskip("skimage.data")
+    import cv2
+
+    return cv2.resize(data.astronaut(), (192, 192), interpolation=cv2.INTER_AREA)
+
+
+def _lum(img):
+    return img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def test_coloring_book_outlines_first_then_flat_fills():
+    import cv2
+
+    from loomis.procedural.stylise import stylise
+
+    img = _small_astronaut()
+    frames = paint(img, "coloring-book", ProceduralConfig(frames=21, seed=0))
+    final = frames[-1]
+    _, layout = stylise(img, "coloring-book", np.random.default_rng(0))  # the painter's first draw
+    ink = _lum(final) < 40
+    # Early (outlines phase, t=0.25): thin dark lines where the final outlines are, nothing filled.
+    early = frames[5]
+    dark = _lum(early) < 60
+    assert dark.sum() > 0.03 * dark.size
+    assert (dark & ink).sum() > 0.95 * dark.sum()
+    assert (layout.regions[dark] == 0).mean() > 0.9  # on the outlines of the region map
+    thick = cv2.erode(dark.astype(np.uint8), np.ones((5, 5), np.uint8))
+    assert thick.sum() < 0.05 * dark.sum()  # lines, not blobs
+    filled = (_lum(early) < 235) & ~dark
+    assert filled.mean() < 0.03
+    # Later (t=0.75): many pixels coloured in, each with its final flat colour, area by area.
+    late = frames[15]
+    done = np.abs(late.astype(int) - final.astype(int)).max(-1) <= 2
+    coloured = done & (layout.regions > 0) & (_lum(final) < 235)
+    assert coloured.mean() > 0.3
+    ids = layout.regions.ravel()
+    area = np.bincount(ids, minlength=ids.max() + 1).astype(float)
+    frac = np.bincount(ids, weights=done.ravel(), minlength=ids.max() + 1) / np.maximum(area, 1)
+    partial = (frac[1:] > 0.15) & (frac[1:] < 0.85)
+    assert area[1:][partial].sum() < 0.25 * area[1:].sum()  # one area at a time
+
+
+def test_children_crayon_outlines_then_waxy_fills():
+    from loomis.procedural.stylise import stylise
+
+    img = _small_astronaut()
+    frames = paint(img, "children", ProceduralConfig(frames=21, seed=0))
+    final = frames[-1]
+    _, layout = stylise(img, "children", np.random.default_rng(0))
+    paper = _lum(frames[0])
+    early = _lum(frames[4])
+    drawn = np.abs(early - paper) > 30
+    assert drawn.mean() > 0.02 and (layout.regions[drawn] == 0).mean() > 0.9  # outlines only
+    # The finished fills are crayon: uneven, with the paper showing through in places.
+    fills = layout.regions > 0
+    lum = _lum(final)
+    stds = [lum[layout.regions == r].std() for r in np.unique(layout.regions[fills])[:10]]
+    assert np.median(stds) > 4
+    assert (lum[fills] > 240).mean() > 0.01
+    mid = np.abs(frames[12].astype(int) - final.astype(int)).max(-1) <= 2
+    assert 0.2 < (mid & fills).sum() / fills.sum() < 0.95  # coloured in part by part
+
+
+def test_pencil_contours_are_long_lines():
+    import cv2
+
+    img = _small_astronaut()
+    frames = paint(img, "pencil", ProceduralConfig(frames=21, seed=0))
+    # End of the contours phase (construction 0.08 + contours 0.22 of the time): dark lines.
+    lines = np.abs(_lum(frames[6]) - _lum(frames[0])) > 60
+    n, _, stats, _ = cv2.connectedComponentsWithStats(lines.astype(np.uint8), connectivity=8)
+    area = stats[1:, cv2.CC_STAT_AREA]
+    area = area[area >= 5]
+    assert len(area) > 3
+    assert area.mean() / 2 > 300  # mean line length (2 px wide) in pixels; was ~190 as segments
+
+
+def test_contour_lines_follow_edges_in_long_strokes():
+    from loomis.procedural.strokes import contour_lines, polyline_length
+
+    img = np.full((200, 300), 230, np.float32)
+    import cv2
+
+    cv2.circle(img, (100, 100), 60, 40, -1)
+    cv2.rectangle(img, (190, 40), (280, 170), 90, -1)
+    lines = contour_lines(img, sigma=1.5, min_length=20, seg_len=200)
+    lengths = sorted((polyline_length(ln) for ln in lines), reverse=True)
+    assert len(lines) <= 4  # one line per shape (long ones cut in a few hand movements)
+    assert sum(lengths[:2]) > 0.8 * (2 * np.pi * 60)  # the circle, almost all of it
+
+
+def test_composition_lines_drawn_once():
+    import cv2
+
+    from loomis.mediums import get_medium
+    from loomis.procedural.config import Recipe
+    from loomis.procedural.painter import _make_plan
+    from loomis.procedural.recipes import region_outlines
+
+    img = _small_astronaut()
+    plan = _make_plan(
+        img,
+        Recipe.from_registry("acrylic", get_medium("acrylic").procedural),
+        ProceduralConfig(),
+        np.random.default_rng(0),
+    )
+    lines = region_outlines(plan, 1 / 70)
+    assert len(lines) >= 3
+    count = np.zeros(img.shape[:2], np.int32)
+    for ln in lines:
+        mask = np.zeros(img.shape[:2], np.uint8)
+        cv2.polylines(mask, [ln.round().astype(np.int32).reshape(-1, 1, 2)], False, 1, 5)
+        count += mask
+    # Shared borders are not traced twice (only crossings overlap).
+    assert (count >= 2).sum() < 0.05 * (count >= 1).sum()

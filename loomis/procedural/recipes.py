@@ -101,7 +101,7 @@ def region_outlines(plan: Plan, looseness: float) -> list[np.ndarray]:
     found: list[np.ndarray] = []
     for _, c in shapes:
         x, y = c[:, 0], c[:, 1]
-        border = (x <= 1) | (x >= sw - 2) | (y <= 1) | (y >= sh - 2)
+        border = (x <= 3) | (x >= sw - 4) | (y <= 3) | (y >= sh - 4)
         keep = ~border & (drawn[y, x] == 0)
         cv2.polylines(drawn, [c.reshape(-1, 1, 2)], True, 1, 5)
         for run in split_runs(c, keep, closed=True, max_step=1.5):
@@ -226,7 +226,7 @@ def contour_strokes(plan: Plan, lines: list[np.ndarray], colour, alpha: float, p
 def pencil_plan(plan: Plan) -> list[Stroke]:
     s = plan.side
     strokes = sketch_strokes(plan, "construction", GRAPHITE, 0.22, 1 / 60, limit=80)
-    contours = contour_lines(plan.lum, sigma=max(1.0, s / 220), min_length=s / 16, seg_len=s / 3)[:300]
+    contours = contour_lines(plan.lum, sigma=max(1.0, s / 220), min_length=s / 16, seg_len=s / 2.5)[:300]
     strokes += contour_strokes(plan, contours, GRAPHITE * 0.8, 0.7, "contours")
     strokes += hatching_strokes(plan)
     # The hatched tone approximates the picture's luminance; details close the remaining gap.

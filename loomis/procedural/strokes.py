@@ -109,12 +109,12 @@ def contour_lines(
     smooth = cv2.GaussianBlur(lum.astype(np.float32), (0, 0), sigma)
     u8 = cv2.normalize(smooth, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     grad = cv2.magnitude(cv2.Sobel(u8, cv2.CV_32F, 1, 0), cv2.Sobel(u8, cv2.CV_32F, 0, 1))
-    hi = float(np.quantile(grad, quantile)) + 1.0
+    # A floor keeps flat pictures from tracing the ripples of their own quantisation.
+    hi = max(float(np.quantile(grad, quantile)), 12.0) + 1.0
     edges = cv2.Canny(u8, hi * 0.4, hi)
-    # Close one-pixel breaks so a contour is one chain, not a dotted line.
-    edges = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     out: list[tuple[float, np.ndarray]] = []
-    for chain in edge_chains(edges > 0, min_length):
+    chains = link_chains(edge_chains(edges > 0, 3.0), gap=max(3.0, 5 * sigma))
+    for chain in (c for c in chains if polyline_length(c) >= min_length):
         length = polyline_length(chain)
         poly = smooth_polyline(cv2.approxPolyDP(chain.reshape(-1, 1, 2), 1.2, False).reshape(-1, 2), 1)
         for seg in split_polyline(poly, seg_len, even=False):
@@ -151,6 +151,63 @@ def edge_chains(edges: np.ndarray, min_length: float = 0.0, closed_gap: float = 
         for run in split_runs(p, keep, closed=True, max_step=closed_gap):
             if len(run) >= 2 and polyline_length(run) >= max(min_length, 1.0):
                 out.append(run)
+    out.sort(key=lambda r: -len(r))
+    return out
+
+
+def link_chains(chains: list[np.ndarray], gap: float, max_turn: float = 0.9) -> list[np.ndarray]:
+    """Join chains whose ends nearly meet and carry on in the same direction (an edge that Canny
+    broke at a junction or a faint stretch is still one line to the eye): greedily, closest
+    first, each end joined at most once, no loops. ``max_turn``: largest bend at a join (rad)."""
+    n = len(chains)
+    if n < 2:
+        return chains
+    # End 2i = start of chain i (pointing outwards), 2i+1 = its end.
+    pos = np.empty((2 * n, 2), np.float32)
+    out_dir = np.empty((2 * n, 2), np.float32)
+    for i, c in enumerate(chains):
+        c = c.astype(np.float32)
+        k = min(len(c) - 1, 6)
+        pos[2 * i], pos[2 * i + 1] = c[0], c[-1]
+        out_dir[2 * i], out_dir[2 * i + 1] = c[0] - c[k], c[-1] - c[-1 - k]
+    out_dir /= np.linalg.norm(out_dir, axis=1, keepdims=True) + 1e-6
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=2)
+    chain_of = np.arange(2 * n) // 2
+    cand = (d <= gap) & (chain_of[:, None] != chain_of[None])
+    # Going out of one end and into the other: directions roughly opposite, and the gap itself
+    # runs along them.
+    cand &= (out_dir @ out_dir.T) < -np.cos(max_turn)
+    a_idx, b_idx = np.nonzero(np.triu(cand))
+    partner = -np.ones(2 * n, np.int64)
+    root = np.arange(n)
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for j in np.argsort(d[a_idx, b_idx], kind="stable"):
+        a, b = int(a_idx[j]), int(b_idx[j])
+        if partner[a] >= 0 or partner[b] >= 0 or find(a // 2) == find(b // 2):
+            continue
+        partner[a], partner[b] = b, a
+        root[find(a // 2)] = find(b // 2)
+    out, used = [], np.zeros(n, bool)
+    for i in range(n):
+        if used[i] or (partner[2 * i] >= 0 and partner[2 * i + 1] >= 0):
+            continue  # start walks at a chain with a free end (no loops were made)
+        end = 2 * i if partner[2 * i] < 0 else 2 * i + 1  # the free end: walk away from it
+        parts = []
+        while True:
+            c = end // 2
+            used[c] = True
+            parts.append(chains[c] if end % 2 == 0 else chains[c][::-1])
+            nxt = partner[end ^ 1]
+            if nxt < 0:
+                break
+            end = int(nxt)
+        out.append(np.concatenate(parts))
     out.sort(key=lambda r: -len(r))
     return out
 
