@@ -37,8 +37,12 @@ def check_writable(path: str | os.PathLike) -> Path:
         raise InputError(f"output directory {parent} does not exist; create it first")
     if not parent.is_dir():
         raise InputError(f"{parent} is not a directory")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"output directory {parent} is not writable")
+    try:  # a real probe: os.access says yes to root even on read-only mounts
+        fd, probe = tempfile.mkstemp(prefix=".loomis-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"output directory {parent} is not writable ({exc.strerror})") from None
     if path.exists() and path.is_dir() != (path.suffix == ""):
         kind = "a directory" if path.is_dir() else "a file"
         raise InputError(f"output {path} exists and is {kind}; choose another path")

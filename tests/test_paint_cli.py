@@ -166,6 +166,20 @@ def test_unwritable_output_dir(tmp_path, img, capsys):
     assert code == 2 and "not writable" in err
 
 
+@pytest.mark.skipif(
+    not os.path.isdir("/sys/kernel"), reason="needs sysfs (Linux) as a folder nobody can write"
+)
+def test_unwritable_output_dir_even_for_root(img, capsys):
+    code, _, err = run([str(img), "-o", "/sys/kernel/loomis.mp4"], capsys)
+    assert code == 2 and "/sys/kernel is not writable" in err
+
+
+def test_output_parent_is_a_file(tmp_path, img, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run([str(img), "-o", str(tmp_path / "afile" / "o.mp4")], capsys)
+    assert code == 2 and "is not a directory" in err
+
+
 def test_zero_size_image(tmp_path, capsys):
     # A PNG header claiming 0x0 pixels: Pillow refuses it, we say so in one line.
     import struct
