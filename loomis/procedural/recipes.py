@@ -3,7 +3,8 @@
 ``paint``  composition lines → block-in of big regions (back to front) → coarse-to-fine colour
            layers (Hertzmann) → details and highlights.
 ``pencil`` light construction lines → contours → hatching by tone, lightest first → details.
-(``loomis`` adds a face construction in front of the pencil plan; see ``face.py``.)
+(``loomis`` adds a face construction in front of the pencil plan; see ``face.py``;
+``colouring`` — outlines, then areas coloured in — is in ``colouring.py``.)
 """
 
 from __future__ import annotations

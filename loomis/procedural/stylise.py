@@ -1,9 +1,13 @@
 """Media-transfer targets: the picture restyled (weight-free, OpenCV) before it is painted.
 
 ``pencil-mono``   graphite drawing: colour-dodge sketch of the luminance, with pencil tone
-``children``      crayon drawing: few flat waxy colours, thick wobbly dark outlines
-``coloring-book`` clean black outlines on white, coloured in with flat quantised colours
+``children``      crayon drawing: few bright colours in big areas, thick wobbly dark outlines,
+                  waxy streaky fills with the paper showing through
+``coloring-book`` smooth even black outlines round simple areas, each coloured in flat
 ``watercolor``    edge-preserving washes, light palette, darker pigment at the wash edges
+
+``children`` and ``coloring-book`` also return their ``Layout`` (outlines and areas), which the
+``colouring`` recipe draws and fills.
 """
 
 from __future__ import annotations
