@@ -198,3 +198,24 @@ def test_zero_size_image(tmp_path, capsys):
     code, _, err = run([str(p), "--model", "tiny"], capsys)
     assert code == 2 and err.startswith("error:")
     assert np is not None
+
+
+def test_no_model_runs_procedural_backend_and_says_so(tmp_path, img, rgb_image, capsys, monkeypatch):
+    monkeypatch.delenv("LOOMIS_MODEL", raising=False)
+    out = tmp_path / "p.mp4"
+    code, _, err = run([str(img), "--medium", "oil", "--frames", "9", "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "backend procedural" in err
+    meta = json.loads((tmp_path / "p.mp4.json").read_text())
+    assert meta["backend"] == "procedural" and meta["frames"] == 9 and meta["model"] is None
+    frames = read_video(out).frames
+    assert len(frames) == 9 and frames[0].shape[:2] == rgb_image.shape[:2]
+    err_first = np.abs(frames[0].astype(int) - rgb_image).mean()
+    err_last = np.abs(frames[-1].astype(int) - rgb_image).mean()
+    assert err_last < 4 < err_first  # blank ground first, (lossy-coded) picture last
+
+
+def test_loomis_model_env_selects_wan(tmp_path, img, capsys, monkeypatch):
+    monkeypatch.setenv("LOOMIS_MODEL", "tiny")
+    code, _, err = run([str(img), "--frames", "5", "--steps", "1", "-o", str(tmp_path / "w.gif")], capsys)
+    assert code == 0 and "backend wan (tiny)" in err
