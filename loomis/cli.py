@@ -51,8 +51,9 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def progress_enabled() -> bool:
-    """Progress bars only on a terminal and on rank 0 (DESIGN.md)."""
-    return sys.stderr.isatty() and rank() == 0
+    """Progress bars only on rank 0 and when stdout is a terminal (DESIGN.md); stderr, where the
+    bar is drawn, must be one too so that logs never fill with carriage returns."""
+    return sys.stdout.isatty() and sys.stderr.isatty() and rank() == 0
 
 
 def run_main(fn: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
