@@ -40,10 +40,12 @@ def test_curate_recovers_known_process(tutorial, tmp_path):
     assert s.times == sorted(s.times) and s.progress[0] == 0.0 and s.progress[-1] == 1.0
     assert s.meta["provenance"]["source"].endswith("lesson.mp4")
     m = score(tutorial, s.load_frames(), s.meta)
-    assert m["psnr_final_db"] >= 24, m
-    assert m["psnr_mean_db"] >= 22, m
-    assert m["logo_pixels_left"] < 20, m
-    assert m["hand_pixels_left"] < 200, m
+    # measured 28.4 / 26.2 dB, no hand or logo pixels (the first segment spans several paint
+    # layers, which caps the mean of a 10 s median at this tutorial's pace)
+    assert m["psnr_final_db"] >= 27, m
+    assert m["psnr_mean_db"] >= 25, m
+    assert m["logo_pixels_left"] == 0, m
+    assert m["hand_pixels_left"] == 0, m
     assert m["trim_start_error_s"] <= 10 and m["trim_end_error_s"] <= 10, m
     # a re-run skips the finished video
     before = (out / s.id / "meta.json").stat().st_mtime
@@ -85,6 +87,8 @@ def test_split_screen_reference(tmp_path):
     ref = s.load_reference()
     assert ref.shape[1] <= tut.split_x + 1  # the photo, not the drawing
     assert np.abs(ref.mean((0, 1)) - tut.reference.mean((0, 1))).max() < 25
+    m = score(tut, s.load_frames(), s.meta)
+    assert m["hand_pixels_left"] == 0 and m["psnr_final_db"] >= 25, m  # measured 26.4 dB
 
 
 def test_batch_resume_shard_and_corrupt(tutorial, tmp_path, monkeypatch):

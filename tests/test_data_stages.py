@@ -85,6 +85,56 @@ def test_occlusion_removes_moving_blob_and_keeps_new_paint():
     assert np.abs(clean[35:50].astype(int) - 240).max() < 5
 
 
+def test_resting_brush_over_fresh_paint_is_removed():
+    """A dark brush (not skin) that rests on fresh paint for most of the segment is the plain
+    median there; it is an occluder because the canvas comes back when it leaves."""
+    h, w = 60, 80
+    prev = np.full((h, w, 3), 240, np.uint8)
+    samples = np.repeat(prev[None], 30, axis=0).copy()
+    samples[2:, 20:40, 20:60] = (60, 120, 50)  # green paint, early in the segment
+    samples[6:26, 25:31, 25:55] = (70, 45, 25)  # the brush rests on it for 20 of 30 samples
+    clean, _ = occlusion.clean_segment(samples, prev, occlusion.OcclusionConfig())
+    err = np.abs(clean[20:40, 20:60].astype(int) - (60, 120, 50)).max(-1)
+    assert (err > 5).mean() < 0.01  # a corner pixel may blend at the analysis scale
+
+
+def test_paint_layers_within_one_segment_are_kept():
+    """Three states in one segment (blank, a red layer, a blue one over it): every layer deviates
+    from the per-channel median, but persistent runs are paint, so the result is painted rather
+    than the stale previous canvas (the median is per channel and may mix the layers' channels)."""
+    h, w = 40, 40
+    prev = np.full((h, w, 3), 246, np.uint8)
+    samples = np.repeat(prev[None], 30, axis=0).copy()
+    samples[8:] = (200, 60, 50)
+    samples[22:] = (50, 60, 200)
+    clean, _ = occlusion.clean_segment(samples, prev, occlusion.OcclusionConfig())
+    assert (np.abs(clean.astype(int) - 246).max(-1) > 150).all()
+    assert (clean[..., 1] < 80).all()  # the layers' shared green, not the blank's
+
+
+def test_fill_from_next_segment_where_hidden_all_segment():
+    """Paint laid under a hand that covers the spot for a whole segment: the segment's result
+    keeps the stale state there; the next segment's first clean view fills it."""
+    h, w = 60, 80
+    prev = np.full((h, w, 3), 240, np.uint8)
+    seg = np.repeat(prev[None], 30, axis=0).copy()
+    seg[:, 15:45, 20:50] = (214, 160, 128)  # the hand, there all segment
+    cfg = occlusion.OcclusionConfig()
+    skin_ok = np.zeros((h, w), bool)
+    masks = occlusion.segment_masks(seg, prev, cfg, skin_ok=skin_ok)
+    clean, _ = occlusion.clean_segment(seg, prev, cfg, masks=masks)
+    stale = masks.all(0)
+    assert stale[25:35, 30:40].all() and np.abs(clean[30, 35].astype(int) - 240).max() < 5
+    nxt = np.repeat(prev[None], 30, axis=0).copy()
+    nxt[:, 20:40, 25:45] = (40, 80, 160)  # the paint that was under it
+    nxt[:4, 15:45, 20:50] = (214, 160, 128)  # the hand leaves after four samples
+    nmasks = occlusion.segment_masks(nxt, clean, cfg, skin_ok=skin_ok)
+    filled, still = occlusion.fill_from_next(clean, stale, nxt, nmasks)
+    assert not still.any()
+    assert np.abs(filled[22:38, 27:43].astype(int) - (40, 80, 160)).max() < 5
+    assert np.abs(filled[:10].astype(int) - 240).max() < 5  # seen pixels untouched
+
+
 def test_painting_interval_ignores_single_flash():
     act = np.zeros(60, np.float32)
     act[5] = 0.5  # one flash in the intro
