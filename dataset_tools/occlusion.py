@@ -3,10 +3,11 @@
 The video is cut into segments (10 s at 3 fps = 30 samples). Each sample gets an occlusion mask;
 the segment's clean canvas is the masked median of its samples plus the previous segment's result
 (the first "previous" being the blank canvas), so a pixel hidden in every sample keeps its last
-known value. The default masks are weight-free: an occluder is a *transient* deviation — a pixel
-that differs both from the segment's plain median and from the running estimate (new paint
-differs from the running estimate only until it becomes the majority), with a skin-tone cue at a
-lower threshold and a dilation for soft edges and compression halos. A learned segmenter
+known value until the caller fills it from the next segment (:func:`fill_from_next`). The default
+masks are weight-free: an occluder is a *transient* deviation — a pixel that differs both from the
+segment's median (taken without samples that are surely occluders) and from the running estimate,
+and is not part of a run of agreeing samples (paint persists) — or a view after which the canvas
+comes back (:func:`bracketed`), with a skin-tone cue at a lower threshold and a dilation for soft edges and compression halos. A learned segmenter
 (RMBG/BiRefNet, GroundingDINO boxes) plugs in through :class:`OcclusionDetector`.
 """
 
