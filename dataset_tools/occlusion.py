@@ -7,8 +7,9 @@ known value until the caller fills it from the next segment (:func:`fill_from_ne
 masks are weight-free: an occluder is a *transient* deviation — a pixel that differs both from the
 segment's median (taken without samples that are surely occluders) and from the running estimate,
 and is not part of a run of agreeing samples (paint persists) — or a view after which the canvas
-comes back (:func:`bracketed`), with a skin-tone cue at a lower threshold and a dilation for soft edges and compression halos. A learned segmenter
-(RMBG/BiRefNet, GroundingDINO boxes) plugs in through :class:`OcclusionDetector`.
+comes back (:func:`bracketed`), with a skin-tone cue at a lower threshold and a dilation for soft
+edges and compression halos. A learned segmenter (RMBG/BiRefNet, GroundingDINO boxes) plugs in
+through :class:`OcclusionDetector`.
 """
 
 from __future__ import annotations
