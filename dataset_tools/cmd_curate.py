@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 from loomis.cli import progress_enabled
 from loomis.errors import InputError
+from loomis.io import ensure_dir_writable
 from loomis.mediums import get_medium
 
 from .batch import gather_inputs, parse_shard, run_batch
@@ -97,8 +97,7 @@ def _check_output(out: Path) -> None:
     parent = out if out.exists() else out.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"--out {out} is not writable")
+    ensure_dir_writable(parent)
 
 
 def run(args) -> int:

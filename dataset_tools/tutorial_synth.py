@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from loomis.io import atomic_path
+from loomis.io import mp4_writer
 
 log = logging.getLogger(__name__)
 
@@ -279,48 +279,29 @@ def make_tutorial(
     scale = h / 360.0
     # a bank of noise fields (7 is coprime with the usual 30/3 sampling stride) keeps rendering fast
     noise = [rng.normal(0, spec.noise, (h, w, 3)).astype(np.float32) for _ in range(7)]
-    with atomic_path(path) as tmp:
-        writer = _open_writer(tmp, spec.fps)
-        try:
-            for i in range(n):
-                t = i / spec.fps
-                frame = table.copy()
-                canvas = cv2.warpPerspective(
-                    tut.canvas_at(t).astype(np.float32), homography, (w, h), flags=cv2.INTER_LINEAR
-                )
-                frame = frame * (1 - cover) + canvas * cover
-                if spec.hand and t0 <= t < t1:
-                    k = min(int((t - t0) / slot), len(paths) - 1)
-                    u = (t - t0 - k * slot) / slot * len(paths[k])
-                    j = min(int(u), len(paths[k]) - 1)
-                    tip_c = paths[k][j] + rng.normal(0, 2.0, 2)
-                    tip = cv2.perspectiveTransform(tip_c[None, None].astype(np.float32), homography)[0, 0]
-                    _draw_hand(frame, tip, scale, float(0.15 * np.sin(t * 2.3)))
-                gain = float(1 + spec.lighting_drift * np.sin(2 * np.pi * t / 23.0))
-                frame = frame * gain
-                if split_x:  # the photo panel is a screen overlay: no lighting
-                    frame[:, :split_x] = table[:, :split_x]
-                frame += noise[i % len(noise)]
-                if logo_img is not None:
-                    frame = frame * (1 - logo_a[..., None]) + logo_img * logo_a[..., None]
-                writer.append_data(np.clip(frame, 0, 255).astype(np.uint8))
-        finally:
-            writer.close()
+    x264 = ["-preset", "veryfast", "-crf", "23", "-g", "250"]
+    with mp4_writer(path, spec.fps, quality=None, output_params=x264) as append:
+        for i in range(n):
+            t = i / spec.fps
+            frame = table.copy()
+            canvas = cv2.warpPerspective(
+                tut.canvas_at(t).astype(np.float32), homography, (w, h), flags=cv2.INTER_LINEAR
+            )
+            frame = frame * (1 - cover) + canvas * cover
+            if spec.hand and t0 <= t < t1:
+                k = min(int((t - t0) / slot), len(paths) - 1)
+                u = (t - t0 - k * slot) / slot * len(paths[k])
+                j = min(int(u), len(paths[k]) - 1)
+                tip_c = paths[k][j] + rng.normal(0, 2.0, 2)
+                tip = cv2.perspectiveTransform(tip_c[None, None].astype(np.float32), homography)[0, 0]
+                _draw_hand(frame, tip, scale, float(0.15 * np.sin(t * 2.3)))
+            gain = float(1 + spec.lighting_drift * np.sin(2 * np.pi * t / 23.0))
+            frame = frame * gain
+            if split_x:  # the photo panel is a screen overlay: no lighting
+                frame[:, :split_x] = table[:, :split_x]
+            frame += noise[i % len(noise)]
+            if logo_img is not None:
+                frame = frame * (1 - logo_a[..., None]) + logo_img * logo_a[..., None]
+            append(np.clip(frame, 0, 255).astype(np.uint8))
     log.debug("wrote synthetic tutorial %s (%d frames)", path, n)
     return tut
-
-
-def _open_writer(path: Path, fps: float):
-    import imageio.v2 as imageio
-
-    return imageio.get_writer(
-        str(path),
-        format="FFMPEG",
-        fps=fps,
-        codec="libx264",
-        quality=None,
-        pixelformat="yuv420p",
-        macro_block_size=1,
-        ffmpeg_log_level="error",
-        output_params=["-preset", "veryfast", "-crf", "23", "-g", "250"],
-    )

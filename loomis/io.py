@@ -37,16 +37,22 @@ def check_writable(path: str | os.PathLike) -> Path:
         raise InputError(f"output directory {parent} does not exist; create it first")
     if not parent.is_dir():
         raise InputError(f"{parent} is not a directory")
-    try:  # a real probe: os.access says yes to root even on read-only mounts
-        fd, probe = tempfile.mkstemp(prefix=".loomis-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise InputError(f"output directory {parent} is not writable ({exc.strerror})") from None
+    ensure_dir_writable(parent)
     if path.exists() and path.is_dir() != (path.suffix == ""):
         kind = "a directory" if path.is_dir() else "a file"
         raise InputError(f"output {path} exists and is {kind}; choose another path")
     return path
+
+
+def ensure_dir_writable(directory: str | os.PathLike) -> None:
+    """InputError unless a file can really be created in ``directory`` (``os.access`` says yes to
+    root even on read-only mounts, so this probes with a temporary file)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".loomis-probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"output directory {directory} is not writable ({exc.strerror})") from None
 
 
 @contextlib.contextmanager
@@ -302,28 +308,50 @@ def write_video(
 
 
 def _write_mp4(path: Path, frames: list[np.ndarray], fps: float, quality: int) -> None:
+    with mp4_writer(path, fps, quality=quality, atomic=False) as append:
+        for f in frames:
+            append(f)
+
+
+@contextlib.contextmanager
+def mp4_writer(
+    path: str | os.PathLike,
+    fps: float,
+    quality: int | None = 8,
+    output_params: Sequence[str] | None = None,
+    atomic: bool = True,
+) -> Iterator:
+    """Stream frames into an H.264/yuv420p ``.mp4`` without holding them in memory: yields
+    ``append(frame)``. Odd sides are padded by edge replication (yuv420p needs even sides). With
+    ``atomic`` (default) the file appears only when complete."""
     import imageio.v2 as imageio
 
-    h, w = frames[0].shape[:2]
-    # yuv420p needs even sides; pad by replicating the edge rather than distorting.
-    ph, pw = h + (h % 2), w + (w % 2)
-    writer = imageio.get_writer(
-        str(path),
-        format="FFMPEG",
-        fps=fps,
-        codec="libx264",
-        quality=quality,
-        pixelformat="yuv420p",
-        macro_block_size=1,
-        ffmpeg_log_level="error",
-    )
-    try:
-        for f in frames:
-            if (ph, pw) != (h, w):
-                f = np.pad(f, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
-            writer.append_data(f)
-    finally:
-        writer.close()
+    def open_writer(target: Path):
+        return imageio.get_writer(
+            str(target),
+            format="FFMPEG",
+            fps=fps,
+            codec="libx264",
+            quality=quality,
+            pixelformat="yuv420p",
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            output_params=list(output_params or []),
+        )
+
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(atomic_path(path)) if atomic else Path(path)
+        writer = open_writer(target)
+        stack.callback(writer.close)
+
+        def append(frame: np.ndarray) -> None:
+            frame = np.asarray(frame, dtype=np.uint8)
+            h, w = frame.shape[:2]
+            if h % 2 or w % 2:
+                frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            writer.append_data(frame)
+
+        yield append
 
 
 def contact_sheet(
