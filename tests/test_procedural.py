@@ -260,3 +260,53 @@ def test_composition_lines_drawn_once():
         count += mask
     # Shared borders are not traced twice (only crossings overlap).
     assert (count >= 2).sum() < 0.05 * (count >= 1).sum()
+
+
+def _saturated(img) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(img, cv2.COLOR_RGB2HSV)[..., 1] > 60
+
+
+def _fine_detail(img) -> np.ndarray:
+    import cv2
+
+    grey = img.astype(np.float32).mean(-1)
+    return grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+
+
+def test_pencil_earns_the_colour_of_a_colour_picture(caplog):
+    from loomis.procedural import painter
+
+    img = _small_astronaut()
+    painter._hinted.clear()
+    with caplog.at_level(logging.INFO, logger="loomis.procedural"):
+        frames = paint(img, "pencil", ProceduralConfig(frames=21, seed=0))
+        paint(img, "pencil", ProceduralConfig(frames=5, seed=1))
+    assert caplog.text.count("pencil-mono") == 1  # the graphite-only hint, once
+    assert np.array_equal(frames[-1], img)
+    sat = np.array([_saturated(f).mean() for f in frames])
+    assert sat[:8].max() < 0.005  # graphite phases (first 40%): no colour at all
+    assert sat[12] > 0.15  # coloured pencil has laid colour well before the end
+    # Until the last 20% the colour is hatched, not the photograph: none of its fine detail.
+    ref = _fine_detail(frames[-1]).ravel()
+    corr = [np.corrcoef(_fine_detail(f).ravel(), ref)[0, 1] for f in frames[1:16]]
+    assert max(corr) < 0.3, corr
+    # Over the colour phase the error falls steadily: no frame jumps most of the way.
+    d = _dist(frames)
+    colour = d[8:]
+    assert np.all(np.diff(colour) <= 0.5)
+    assert -np.diff(colour).min() < 0.15 * d[0]
+
+
+def test_pencil_on_a_grey_picture_stays_graphite(caplog):
+    from loomis.procedural import painter
+
+    grey = np.repeat(_lum(_small_astronaut()).astype(np.uint8)[..., None], 3, -1)
+    painter._hinted.clear()
+    with caplog.at_level(logging.INFO, logger="loomis.procedural"):
+        frames = paint(grey, "pencil", ProceduralConfig(frames=9, seed=0))
+    assert "pencil-mono" not in caplog.text
+    spread = [np.ptp(f.astype(int), axis=-1).max() for f in frames]
+    assert max(spread) <= 8  # paper and graphite only: no colour
+    assert np.array_equal(frames[-1], grey)

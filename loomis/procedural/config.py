@@ -40,6 +40,9 @@ PAINT_PHASES = {"sketch": 0.06, "block": 0.25, "layers": 0.49, "details": 0.2}
 PENCIL_PHASES = {"construction": 0.08, "contours": 0.22, "hatching": 0.5, "details": 0.2}
 COLOURING_PHASES = {"outlines": 0.3, "fills": 0.7}
 LOOMIS_PHASES = {"construction": 0.18, "features": 0.17, "contours": 0.1, "hatching": 0.35, "details": 0.2}
+# Pencil or loomis on a colour picture: the graphite phases (without their details) share this
+# much of the time, coloured-pencil hatching and the final blending the rest.
+COLOUR_PENCIL_PHASES = {"graphite": 0.42, "colour": 0.38, "blending": 0.2}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import os
 import cv2
 import numpy as np
 
-from loomis.procedural.recipes import GRAPHITE, Plan, detail_strokes, hatching_strokes, pencil_plan
+from loomis.procedural.recipes import GRAPHITE, Plan, graphite_details, hatching_strokes, pencil_plan
 from loomis.procedural.strokes import Stroke, contour_lines, ellipse_points, split_polyline
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,4 @@ def loomis_plan(plan: Plan) -> list[Stroke]:
         Stroke(c, 1, GRAPHITE * 0.8, 0.6, "contours", texture=0.4, key=i) for i, c in enumerate(outside[:700])
     ]
     strokes += hatching_strokes(plan)
-    approx = plan.ground + (np.repeat(plan.lum[..., None], 3, -1) - plan.ground) * 0.85
-    strokes += detail_strokes(plan, approx)
-    return strokes
+    return strokes + graphite_details(plan)

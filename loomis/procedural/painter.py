@@ -20,7 +20,8 @@ from loomis.errors import InputError
 from loomis.mediums import get_medium
 from loomis.procedural import fields
 from loomis.procedural.colouring import colouring_plan
-from loomis.procedural.config import PENCIL_PHASES, ProceduralConfig, Recipe
+from loomis.procedural.colourpencil import COLOURFUL, burnish_strokes, colour_strokes, colourfulness
+from loomis.procedural.config import COLOUR_PENCIL_PHASES, PENCIL_PHASES, ProceduralConfig, Recipe
 from loomis.procedural.face import detect_face, loomis_plan
 from loomis.procedural.recipes import Plan, paint_plan, pencil_plan
 from loomis.procedural.render import Canvas, film, measure
@@ -31,6 +32,7 @@ from loomis.procedural.stylise import stylise
 log = logging.getLogger(__name__)
 
 PLANS = {"paint": paint_plan, "pencil": pencil_plan, "loomis": loomis_plan, "colouring": colouring_plan}
+_hinted: set[str] = set()  # the pencil-mono hint is logged once per process
 
 
 def check_image(image) -> np.ndarray:
@@ -99,7 +101,14 @@ def paint(
             log.info("loomis: face at x=%d y=%d w=%d h=%d", *face)
     plan = _make_plan(target, recipe, cfg, rng)
     plan.face, plan.layout = face, layout
-    strokes = order_strokes(PLANS[recipe.recipe](plan))
+    if recipe.recipe in ("pencil", "loomis") and colourfulness(target) > COLOURFUL:
+        _hint_mono(med.name)
+        plan.colour = True
+        recipe = replace(recipe, phases=colour_phases(recipe.phases))
+    strokes = PLANS[recipe.recipe](plan)
+    if plan.colour:
+        strokes += colour_strokes(plan) + burnish_strokes(plan)
+    strokes = order_strokes(strokes)
     t1 = time.perf_counter()
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
     cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
@@ -119,6 +128,27 @@ def paint(
         time.perf_counter() - t1,
     )
     return frames
+
+
+def colour_phases(graphite: dict[str, float]) -> dict[str, float]:
+    """Phase shares for coloured pencil after graphite: the graphite phases (their details
+    dropped: the colour closes the gap) squeezed into their share, then colour and blending."""
+    kept = {k: v for k, v in graphite.items() if k != "details"}
+    total = sum(kept.values()) or 1.0
+    out = {k: v / total * COLOUR_PENCIL_PHASES["graphite"] for k, v in kept.items()}
+    out.update(colour=COLOUR_PENCIL_PHASES["colour"], blending=COLOUR_PENCIL_PHASES["blending"])
+    return out
+
+
+def _hint_mono(medium: str) -> None:
+    if medium in _hinted:
+        return
+    _hinted.add(medium)
+    log.info(
+        "%s: the picture is in colour, so the drawing is finished in coloured pencil; "
+        "--medium pencil-mono gives a graphite-only drawing",
+        medium,
+    )
 
 
 def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: np.random.Generator) -> Plan:

@@ -45,6 +45,7 @@ class Plan:
     detail: float = 1.0
     face: tuple[int, int, int, int] | None = None  # (x, y, w, h) for the loomis recipe
     layout: Layout | None = None  # outlines and areas of a line-and-fill restyling (colouring)
+    colour: bool = False  # pencil/loomis on a colour picture: coloured pencil follows the graphite
 
     @property
     def side(self) -> int:
@@ -193,7 +194,9 @@ def paint_plan(plan: Plan) -> list[Stroke]:
 
 def hatching_strokes(plan: Plan, phase: str = "hatching", levels: int = 5) -> list[Stroke]:
     """Tone by hatching: one hatch direction per tone level, lightest first and darkest last, each
-    level covering the part of the picture at least that dark (so darks get cross-hatched)."""
+    level covering the part of the picture at least that dark (so darks get cross-hatched). Under
+    coloured pencil (``plan.colour``) the value study is lighter: the colour carries the tone."""
+    weight = 0.6 if plan.colour else 1.0
     s = plan.side
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(1.0, s / 300))
     out: list[Stroke] = []
@@ -209,7 +212,9 @@ def hatching_strokes(plan: Plan, phase: str = "hatching", levels: int = 5) -> li
         seeds = np.array([seg.mean(0) for seg in segs]) if segs else np.zeros((0, 2))
         keys = i + order_key(plan, seeds, cell=s / 8) if len(segs) else []
         for seg, k in zip(segs, keys):
-            out.append(Stroke(seg, 1, GRAPHITE, 0.2 + 0.05 * i, phase, texture=0.5, clip=clip, key=k))
+            out.append(
+                Stroke(seg, 1, GRAPHITE, (0.2 + 0.05 * i) * weight, phase, texture=0.5, clip=clip, key=k)
+            )
     return out
 
 
@@ -230,7 +235,14 @@ def pencil_plan(plan: Plan) -> list[Stroke]:
     contours = contour_lines(plan.lum, sigma=max(1.0, s / 220), min_length=s / 16, seg_len=s / 2.5)[:300]
     strokes += contour_strokes(plan, contours, GRAPHITE * 0.8, 0.7, "contours")
     strokes += hatching_strokes(plan)
-    # The hatched tone approximates the picture's luminance; details close the remaining gap.
+    return strokes + graphite_details(plan)
+
+
+def graphite_details(plan: Plan) -> list[Stroke]:
+    """The hatched tone approximates the picture's luminance; details close the remaining gap.
+    On a colour picture the gap is closed by coloured pencil instead (``colourpencil.py``):
+    details that laid the picture's own pixels would pop its colour in."""
+    if plan.colour:
+        return []
     approx = plan.ground + (np.repeat(plan.lum[..., None], 3, -1) - plan.ground) * 0.85
-    strokes += detail_strokes(plan, approx)
-    return strokes
+    return detail_strokes(plan, approx)
