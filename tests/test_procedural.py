@@ -310,3 +310,23 @@ def test_pencil_on_a_grey_picture_stays_graphite(caplog):
     spread = [np.ptp(f.astype(int), axis=-1).max() for f in frames]
     assert max(spread) <= 8  # paper and graphite only: no colour
     assert np.array_equal(frames[-1], grey)
+
+
+def test_watercolor_washes_light_to_dark_with_paper_showing():
+    img = _small_astronaut()
+    frames = paint(img, "watercolor", ProceduralConfig(frames=21, seed=0))
+    lum = np.array([_lum(f).mean() for f in frames])
+    # Transparent glazes only darken: mid-process frames are lighter than the finished picture,
+    # and the picture darkens (on average) frame by frame, never lightening much.
+    assert np.all(lum[1:16] > lum[-1]) and lum.min() > lum[-1] - 1.0  # rims pool only a little
+    assert np.all(np.diff(lum) <= 0.5)
+    assert lum[5] - lum[-1] > 0.3 * (lum[0] - lum[-1])  # early: pale washes, darks still to come
+    d = _dist(frames)
+    assert -np.diff(d).min() < 0.25 * d[0]  # no single frame paints most of it
+    assert d[-2] < 0.05 * d[0]  # the last strokes reach the target: no pop-in at the end
+    final = frames[-1]
+    assert (_lum(final) > 238).mean() > 0.02  # highlights left as bare paper (lum ~247)
+    mid = frames[10].astype(np.float32)
+    assert _lum(mid).mean() > _lum(final).mean()
+    # A watercolour, not the photograph: lighter overall.
+    assert _lum(final).mean() > _lum(img).mean() + 15

@@ -3,7 +3,7 @@
 
 Recipe keys (all optional in the YAML except ``recipe``):
 
-``recipe``        paint | pencil | loomis | colouring — which process is built
+``recipe``        paint | pencil | loomis | colouring | watercolour — which process is built
 ``ground``        RGB of the blank support (canvas tone or paper)
 ``stylise``       transfer targets only: pencil-mono | children | coloring-book | watercolor
 ``alpha``         opacity of one colour stroke (acrylic ~0.9, oil softer)
@@ -30,7 +30,7 @@ from typing import Any
 from loomis.errors import InputError
 
 SPEEDS = ("human", "linear", "fast", "strokes")
-RECIPES = ("paint", "pencil", "loomis", "colouring")
+RECIPES = ("paint", "pencil", "loomis", "colouring", "watercolour")
 
 # Phase shares of the video time; names are the phases the recipes emit (a missing phase's share
 # is redistributed). Fitted (PDP, bench/bench_procedural.py) to the two real human acrylic
@@ -42,6 +42,7 @@ COLOURING_PHASES = {"outlines": 0.3, "fills": 0.7}
 LOOMIS_PHASES = {"construction": 0.18, "features": 0.17, "contours": 0.1, "hatching": 0.35, "details": 0.2}
 # Pencil or loomis on a colour picture: the graphite phases (without their details) share this
 # much of the time, coloured-pencil hatching and the final blending the rest.
+WATERCOLOUR_PHASES = {"sketch": 0.08, "washes": 0.6, "details": 0.32}
 COLOUR_PENCIL_PHASES = {"graphite": 0.42, "colour": 0.38, "blending": 0.2}
 
 
@@ -81,9 +82,12 @@ class Recipe:
         if "phases" not in kwargs:
             kind = kwargs.get("recipe", base.recipe)
             kwargs["phases"] = dict(
-                {"pencil": PENCIL_PHASES, "loomis": LOOMIS_PHASES, "colouring": COLOURING_PHASES}.get(
-                    kind, PAINT_PHASES
-                )
+                {
+                    "pencil": PENCIL_PHASES,
+                    "loomis": LOOMIS_PHASES,
+                    "colouring": COLOURING_PHASES,
+                    "watercolour": WATERCOLOUR_PHASES,
+                }.get(kind, PAINT_PHASES)
             )
         if kwargs.get("recipe", base.recipe) not in RECIPES:
             raise ValueError(f"mediums.yaml: medium {name!r} has unknown recipe {kwargs.get('recipe')!r}")

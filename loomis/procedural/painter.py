@@ -28,10 +28,17 @@ from loomis.procedural.render import Canvas, film, measure
 from loomis.procedural.schedule import plan_cuts
 from loomis.procedural.strokes import Stroke
 from loomis.procedural.stylise import stylise
+from loomis.procedural.watercolour import watercolour_plan
 
 log = logging.getLogger(__name__)
 
-PLANS = {"paint": paint_plan, "pencil": pencil_plan, "loomis": loomis_plan, "colouring": colouring_plan}
+PLANS = {
+    "paint": paint_plan,
+    "pencil": pencil_plan,
+    "loomis": loomis_plan,
+    "colouring": colouring_plan,
+    "watercolour": watercolour_plan,
+}
 _hinted: set[str] = set()  # the pencil-mono hint is logged once per process
 
 
@@ -113,7 +120,7 @@ def paint(
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
     cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
     regions = layout.regions if layout is not None else None
-    canvas = Canvas(plan.ground, plan.target, fields.bristle_texture(cos, sin, rng), regions)
+    canvas = Canvas(plan.ground, plan.target, fields.bristle_texture(cos, sin, rng), regions, plan.layers)
     dist = measure(canvas, strokes)
     phases = [s.phase for s in strokes]
     cuts = plan_cuts(dist, phases, recipe.phases, int(cfg.frames), cfg.speed, recipe.paced)
@@ -152,7 +159,7 @@ def _hint_mono(medium: str) -> None:
 
 
 def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: np.random.Generator) -> Plan:
-    paper = recipe.recipe in ("pencil", "loomis", "colouring")
+    paper = recipe.recipe in ("pencil", "loomis", "colouring", "watercolour")
     ground = make_ground(target.shape[:2], recipe.ground, rng, paper)
     if cfg.depth is not None:
         depth = np.asarray(cfg.depth)

@@ -46,6 +46,7 @@ class Plan:
     face: tuple[int, int, int, int] | None = None  # (x, y, w, h) for the loomis recipe
     layout: Layout | None = None  # outlines and areas of a line-and-fill restyling (colouring)
     colour: bool = False  # pencil/loomis on a colour picture: coloured pencil follows the graphite
+    layers: list[np.ndarray] | None = None  # value maps that glazes darken towards (watercolour)
 
     @property
     def side(self) -> int:

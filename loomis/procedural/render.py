@@ -20,12 +20,18 @@ class Canvas:
     """A float32 RGB canvas plus the target it is painted towards."""
 
     def __init__(
-        self, ground: np.ndarray, target: np.ndarray, texture: np.ndarray, regions: np.ndarray | None = None
+        self,
+        ground: np.ndarray,
+        target: np.ndarray,
+        texture: np.ndarray,
+        regions: np.ndarray | None = None,
+        layers: list[np.ndarray] | None = None,
     ) -> None:
         self.ground = ground.astype(np.float32)
         self.target = target.astype(np.float32)
         self.texture = texture
         self.regions = regions  # (H, W) int region ids for strokes with ``region >= 0``
+        self.layers = layers or []  # (H, W, 3) value maps that ``glaze`` strokes darken towards
         self.pixels = self.ground.copy()
         self.h, self.w = target.shape[:2]
 
@@ -66,6 +72,10 @@ class Canvas:
         a = mask.astype(np.float32) * (s.alpha / 255.0)
         if s.softness > 0:
             a = cv2.GaussianBlur(a, (0, 0), s.softness)
+        if s.rim > 0:
+            # Pigment flows to the drying edge of a wash: more of it just inside the border.
+            inner = a - cv2.GaussianBlur(a, (0, 0), max(1.0, 0.35 * s.radius))
+            a = a + s.rim * np.clip(inner, 0, None)
         if s.texture > 0:
             tex = self.texture[y0:y1, x0:x1]
             a *= (1.0 - s.texture) + s.texture * 2.0 * tex
@@ -75,11 +85,17 @@ class Canvas:
         if s.region >= 0 and self.regions is not None:
             a *= self.regions[y0:y1, x0:x1] == s.region
         roi = self.pixels[y0:y1, x0:x1]
-        paint = self.target[y0:y1, x0:x1] if s.colour is None else s.colour
         if track:
             tgt = self.target[y0:y1, x0:x1]
             before = float(np.abs(roi - tgt).sum())
-        roi += a[..., None] * (paint - roi)
+        if s.glaze >= 0:
+            # Transparent pigment only darkens: each channel is multiplied by a transmittance
+            # that takes it towards the layer's value (a rim may pool a little beyond it).
+            layer = self.layers[s.glaze][y0:y1, x0:x1]
+            roi *= np.maximum(1.0 - a[..., None] * np.clip(1.0 - layer / np.maximum(roi, 1.0), 0.0, 1.0), 0.0)
+        else:
+            paint = self.target[y0:y1, x0:x1] if s.colour is None else s.colour
+            roi += a[..., None] * (paint - roi)
         if track:
             return float(np.abs(roi - tgt).sum()) - before
         return 0.0

@@ -26,6 +26,8 @@ class Stroke:
     key: float = 0.0  # sort key inside its phase (smaller = earlier)
     pressure: np.ndarray | None = None  # (N,) 0..1 per point: a hand's pressure along the line
     region: int = -1  # >= 0: deposit only where the canvas' region map equals this id
+    glaze: int = -1  # >= 0: a transparent glaze towards the canvas' layer map of this index
+    rim: float = 0.0  # glazes: extra pigment pooled just inside the stroke's edge (dark rim)
 
 
 def jittered_grid(h: int, w: int, spacing: float, rng: np.random.Generator) -> np.ndarray:

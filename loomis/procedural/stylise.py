@@ -232,14 +232,28 @@ def coloring_book(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def watercolor(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    side = max(img.shape[:2])
-    wash = cv2.edgePreservingFilter(img, flags=cv2.RECURS_FILTER, sigma_s=max(20.0, side / 12), sigma_r=0.45)
-    wash = wash.astype(np.float32)
-    wash = 255 - (255 - wash) * 0.8  # transparent pigment: lighter than the original
-    edges = cv2.Laplacian(cv2.GaussianBlur(wash.mean(-1), (0, 0), 2.0), cv2.CV_32F)
-    wash -= np.clip(edges, 0, None)[..., None] * 1.5  # pigment pools at the wash edges
-    wash *= (1.0 + 0.03 * smooth_noise(img.shape[:2], side / 25, rng))[..., None]
-    return np.clip(wash, 0, 255).astype(np.uint8)
+    """A watercolour: simplified washes (edge-preserving smoothing), values lifted towards the
+    paper (transparent pigment), the highlights left as bare paper, pigment pooled at the wash
+    edges and granulating in the paper's tooth, all multiplied onto cream paper."""
+    h, w = img.shape[:2]
+    side = max(h, w)
+    wash = cv2.edgePreservingFilter(img, flags=cv2.RECURS_FILTER, sigma_s=max(20.0, side / 10), sigma_r=0.55)
+    wash = cv2.edgePreservingFilter(wash, flags=cv2.RECURS_FILTER, sigma_s=max(10.0, side / 30), sigma_r=0.35)
+    wash = wash.astype(np.float32) / 255.0
+    trans = 1.0 - (1.0 - wash) * 0.78  # transparent pigment: lighter than the original
+    lum = trans @ np.array([0.299, 0.587, 0.114], np.float32)
+    # Highlights are the paper left unpainted.
+    bare = np.clip((lum - 0.74) / 0.12, 0, 1)[..., None]
+    trans = trans + bare * (1.0 - trans)
+    edges = cv2.Laplacian(cv2.GaussianBlur(lum, (0, 0), 1.5), cv2.CV_32F)
+    trans -= np.clip(edges, 0, None)[..., None] * 2.5  # pigment pools at the wash edges
+    fine = cv2.GaussianBlur(rng.random((h, w), dtype=np.float32), (0, 0), 1.0)
+    fine = (fine - fine.mean()) / (fine.std() + 1e-6)
+    grain = 1.0 - 0.035 * fine * (1.0 - lum)  # granulation: stronger where the paint is dense
+    blooms = 1.0 + 0.04 * smooth_noise((h, w), side / 18, rng)
+    paper = np.array([250, 248, 240], np.float32)
+    out = paper * np.clip(trans * (grain * blooms)[..., None], 0, 1)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 STYLES: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
