@@ -38,7 +38,7 @@ format: install
 demo: install
 	mkdir -p demo_out
 	$(VENV)/bin/loomis-paint "$$($(PY) -m loomis.samples grace_hopper)" --medium oil -o demo_out/demo.mp4 --sheet
-	@echo "demo: wrote demo_out/demo.mp4, demo_out/demo.mp4.json and demo_out/demo.sheet.png"
+	@echo "demo: wrote demo_out/demo.mp4, demo_out/demo.mp4.json and demo_out/demo.mp4.sheet.png"
 
 bench: install
 	mkdir -p bench/results
