@@ -20,7 +20,7 @@ import numpy as np
 
 from loomis import __version__
 from loomis.errors import InputError
-from loomis.geometry import buckets, check_frames, choose_bucket
+from loomis.geometry import buckets, choose_bucket
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
 from loomis.sampler import LoraSpec, SampleConfig, WanPainter
 
@@ -105,12 +105,10 @@ class Painter:
         return PaintResult(frames=frames, fps=fps, record=record)
 
     def _paint_wan(self, image, medium: Medium, progress):
-        from loomis.specs import SPECS
-
         cfg, wan = self.cfg, self.wan
         loras = cfg.loras or ([LoraSpec(path=Path(medium.lora))] if medium.lora else [])
         wan.set_loras(loras)
-        spec = SPECS.get(wan.model_label)
+        spec = wan.spec  # the matched spec (a local directory of tiny gets tiny's defaults)
         tiny = spec is not None and spec.name == "tiny"
         size = cfg.size or (_tiny_size(image, spec) if tiny else _named_size(spec))
         sc = SampleConfig(
@@ -202,4 +200,4 @@ def _max_side(size: str | None) -> int | None:
     return max(w, h)
 
 
-__all__ = ["BACKENDS", "PaintConfig", "PaintResult", "Painter", "check_frames", "paint"]
+__all__ = ["BACKENDS", "PaintConfig", "PaintResult", "Painter", "paint"]

@@ -26,6 +26,7 @@ from loomis.errors import InputError
 from loomis.geometry import Box, check_frames, parse_size, resize_and_pad
 from loomis.lora import check_fits, read_lora
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT
+from loomis.specs import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class WanPainter:
 
     pipe: object
     model_label: str = ""
+    spec: ModelSpec | None = None  # the spec the model matches, for size/frame defaults
     adapters: dict[str, str] = field(default_factory=dict)  # resolved file path -> adapter name
     active: list[tuple[str, float]] = field(default_factory=list)  # (adapter name, weight)
     timings: dict[str, float] = field(default_factory=dict)
@@ -162,7 +164,7 @@ class WanPainter:
             raise InputError(f"offload must be none, model or sequential, got {offload!r}")
         if attention:
             set_attention_backend(pipe.transformer, attention)
-        painter = cls(pipe=pipe, model_label=resolved.label)
+        painter = cls(pipe=pipe, model_label=resolved.label, spec=resolved.spec)
         painter.timings["load_s"] = time.perf_counter() - t0
         return painter
 

@@ -58,3 +58,12 @@ def test_spec_env_var_points_at_a_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOMIS_WAN21_I2V_14B_480P", str(tmp_path / "m"))
     r = resolve_model("wan2.1-i2v-14b-480p")
     assert r.kind == "dir" and r.location == str(tmp_path / "m")
+
+
+def test_local_tiny_directory_gets_tiny_defaults(tmp_path, rgb_image):
+    from loomis.paint import PaintConfig, Painter
+
+    save_tiny(tmp_path / "m")
+    result = Painter(PaintConfig(model=str(tmp_path / "m"), steps=1)).paint(rgb_image, "oil")
+    assert len(result.frames) == SPECS["tiny"].frames  # not the 81 of a full-size model
+    assert result.record["model"] == str(tmp_path / "m")
