@@ -8,7 +8,7 @@ or at toy size (``tiny``: tests and smoke runs of a cluster set-up).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from loomis.errors import InputError
@@ -83,36 +83,35 @@ _CLIP_VIT_H = {
 _TINY_HEADS, _TINY_HEAD_DIM, _TINY_CLIP = 2, 12, 16
 TINY_VOCAB = 259  # 256 bytes + <pad>, </s>, <unk>
 
+_WAN14B_480P = ModelSpec(
+    name="wan2.1-i2v-14b-480p",
+    hub_id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+    env_var="LOOMIS_WAN21_I2V_14B_480P",
+    size=(832, 480),
+    frames=81,
+    flow_shift=3.0,
+    transformer=_frozen(_WAN14B_TRANSFORMER),
+    vae=_frozen({}),  # AutoencoderKLWan defaults are the released VAE
+    text_encoder=_frozen(_UMT5_XXL),
+    image_encoder=_frozen(_CLIP_VIT_H),
+    image_size=224,
+    description="Wan 2.1 image-to-video 14B, 480p (the Loomis Painter base model)",
+)
+# The 720p release is the same architecture, trained at 1280x720, sampled with a larger shift.
+_WAN14B_720P = replace(
+    _WAN14B_480P,
+    name="wan2.1-i2v-14b-720p",
+    hub_id="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+    env_var="LOOMIS_WAN21_I2V_14B_720P",
+    size=(1280, 720),
+    flow_shift=5.0,
+    description="Wan 2.1 image-to-video 14B, 720p",
+)
+
 SPECS: MappingProxyType = _frozen(
     {
-        "wan2.1-i2v-14b-480p": ModelSpec(
-            name="wan2.1-i2v-14b-480p",
-            hub_id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
-            env_var="LOOMIS_WAN21_I2V_14B_480P",
-            size=(832, 480),
-            frames=81,
-            flow_shift=3.0,
-            transformer=_frozen(_WAN14B_TRANSFORMER),
-            vae=_frozen({}),  # AutoencoderKLWan defaults are the released VAE
-            text_encoder=_frozen(_UMT5_XXL),
-            image_encoder=_frozen(_CLIP_VIT_H),
-            image_size=224,
-            description="Wan 2.1 image-to-video 14B, 480p (the Loomis Painter base model)",
-        ),
-        "wan2.1-i2v-14b-720p": ModelSpec(
-            name="wan2.1-i2v-14b-720p",
-            hub_id="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
-            env_var="LOOMIS_WAN21_I2V_14B_720P",
-            size=(1280, 720),
-            frames=81,
-            flow_shift=5.0,
-            transformer=_frozen(_WAN14B_TRANSFORMER),
-            vae=_frozen({}),
-            text_encoder=_frozen(_UMT5_XXL),
-            image_encoder=_frozen(_CLIP_VIT_H),
-            image_size=224,
-            description="Wan 2.1 image-to-video 14B, 720p",
-        ),
+        _WAN14B_480P.name: _WAN14B_480P,
+        _WAN14B_720P.name: _WAN14B_720P,
         "tiny": ModelSpec(
             name="tiny",
             hub_id=None,
