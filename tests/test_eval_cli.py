@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from loomis_eval.cli import main
-from PIL import Image
+from synthetic import reveal_process
 
 from loomis.io import write_video
 
@@ -20,22 +19,9 @@ def run(argv) -> int:
     return exc.value.code
 
 
-def process(rgb_image: np.ndarray, n: int, size: tuple[int, int] | None = None) -> list[np.ndarray]:
-    """A blank canvas filling in top to bottom over ``n`` frames."""
-    img = rgb_image if size is None else np.asarray(Image.fromarray(rgb_image).resize(size))
-    h = img.shape[0]
-    frames = []
-    for k in range(n):
-        f = np.full_like(img, 255)
-        rows = round(h * k / (n - 1))
-        f[:rows] = img[:rows]
-        frames.append(f)
-    return frames
-
-
 def test_single_on_folders_and_gif_writes_contract_json(tmp_path, rgb_image, capsys):
-    gt = write_video(tmp_path / "gt", process(rgb_image, 6))
-    gen = write_video(tmp_path / "gen.gif", process(rgb_image, 9, size=(100, 60)), fps=4)  # other size
+    gt = write_video(tmp_path / "gt", reveal_process(rgb_image, 6))
+    gen = write_video(tmp_path / "gen.gif", reveal_process(rgb_image, 9, size=(100, 60)), fps=4)  # other size
     out = tmp_path / "m.json"
     assert run([gen, gt, "--json", out, "--closest", "none"]) == 0
     data = json.loads(out.read_text())
@@ -47,7 +33,7 @@ def test_single_on_folders_and_gif_writes_contract_json(tmp_path, rgb_image, cap
 
 
 def test_video_against_itself_scores_zero(tmp_path, rgb_image):
-    gt = write_video(tmp_path / "gt", process(rgb_image, 5))
+    gt = write_video(tmp_path / "gt", reveal_process(rgb_image, 5))
     out = tmp_path / "self.json"
     assert run([gt, gt, "--json", out, "--closest", "none", "--distance", "delta-e"]) == 0
     data = json.loads(out.read_text())
@@ -67,7 +53,7 @@ def test_help_lists_options_with_defaults(capsys):
 
 @pytest.fixture
 def good(tmp_path, rgb_image) -> Path:
-    return write_video(tmp_path / "good", process(rgb_image, 4))
+    return write_video(tmp_path / "good", reveal_process(rgb_image, 4))
 
 
 @pytest.mark.parametrize(
@@ -111,9 +97,9 @@ def test_compare_bad_name_path_and_failed_run_keeps_output(tmp_path, good, capsy
 
 
 def test_compare_synthetic_writes_table_and_plots(tmp_path, rgb_image):
-    gt = write_video(tmp_path / "gt", process(rgb_image, 6))
-    a = write_video(tmp_path / "a", process(rgb_image, 8))
-    b = write_video(tmp_path / "b", process(rgb_image, 3)[::-1] + [rgb_image])  # wrong order
+    gt = write_video(tmp_path / "gt", reveal_process(rgb_image, 6))
+    a = write_video(tmp_path / "a", reveal_process(rgb_image, 8))
+    b = write_video(tmp_path / "b", reveal_process(rgb_image, 3)[::-1] + [rgb_image])  # wrong order
     out = tmp_path / "cmp"
     assert run(["compare", gt, f"good={a}", f"odd={b}", "--out", out, "--closest", "none"]) == 0
     for name in ("table.md", "results.json", "pdp_curves.png", "time_maps.png"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from synthetic import reveal_process
 
 from loomis.dataset import write_sample
 
@@ -23,16 +24,7 @@ def painting(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
     return img
 
 
-def process(final: np.ndarray, n: int) -> list[np.ndarray]:
-    """Blank canvas → final, revealed top to bottom (painting order)."""
-    h = final.shape[0]
-    frames = []
-    for i in range(n):
-        f = np.full_like(final, 255)
-        rows = round(h * i / (n - 1))
-        f[:rows] = final[:rows]
-        frames.append(f)
-    return frames
+process = reveal_process  # blank canvas → final, top to bottom (painting order)
 
 
 def make_dataset(
