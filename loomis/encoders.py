@@ -113,50 +113,12 @@ def load_encoders(
     dtype: torch.dtype = torch.bfloat16,
     device: str | torch.device = "cpu",
     tiny_seed: int = 0,
-    tiny_components: dict | None = None,
 ) -> dict:
-    """The frozen components (vae, text_encoder, tokenizer, image_encoder, image_processor) of a
-    resolved model or name, without the DiT. The umT5 takes ``dtype``; the VAE and CLIP stay float32
-    (as ``loomis.models.load_pipeline`` runs them). ``tiny_components`` lets a caller that already
-    built the ``tiny`` components reuse them."""
-    from loomis.models import build_tiny_components, resolve_model
+    """The frozen components (``loomis.models.load_frozen_components``) on ``device``, in eval mode
+    and without gradients: what the cache command and on-the-fly training encode with."""
+    from loomis.models import load_frozen_components
 
-    resolved = resolve_model(model) if isinstance(model, str) else model
-    if resolved.kind == "tiny":
-        comps = dict(tiny_components or build_tiny_components(tiny_seed))
-        comps.pop("transformer", None)
-        comps.pop("scheduler", None)
-    else:
-        comps = _load_encoders_from(resolved.location, dtype)
-    for name, want in (("text_encoder", dtype), ("vae", torch.float32), ("image_encoder", torch.float32)):
-        module = comps[name]
-        if next(module.parameters()).dtype != want:  # diffusers warns on no-op casts of fp32-kept modules
-            module.to(dtype=want)
-        module.to(device=device)
+    comps = load_frozen_components(model, dtype, tiny_seed)
     for name in ("vae", "text_encoder", "image_encoder"):
-        comps[name].requires_grad_(False).eval()
+        comps[name].to(device=device).requires_grad_(False).eval()
     return comps
-
-
-def _load_encoders_from(location: str, dtype: torch.dtype) -> dict:
-    from diffusers import AutoencoderKLWan
-    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionModel, UMT5EncoderModel
-
-    from loomis.errors import InputError
-
-    try:
-        return {
-            "vae": AutoencoderKLWan.from_pretrained(location, subfolder="vae", torch_dtype=torch.float32),
-            "text_encoder": UMT5EncoderModel.from_pretrained(
-                location, subfolder="text_encoder", torch_dtype=dtype
-            ),
-            "tokenizer": AutoTokenizer.from_pretrained(location, subfolder="tokenizer"),
-            "image_encoder": CLIPVisionModel.from_pretrained(
-                location, subfolder="image_encoder", torch_dtype=torch.float32
-            ),
-            "image_processor": CLIPImageProcessor.from_pretrained(location, subfolder="image_processor"),
-        }
-    except OSError as exc:
-        raise InputError(
-            f"cannot load the frozen encoders from {location}: {str(exc).splitlines()[0]}"
-        ) from None

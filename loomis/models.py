@@ -9,6 +9,9 @@ unless the user names a hub id (or a spec whose weights are not local) and the n
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -156,6 +159,17 @@ def build_tokenizer(max_length: int = 512):
     )
 
 
+def tiny_components(seed: int = 0) -> dict:
+    """A private copy of the ``tiny`` components: built once per process and seed, deep-copied per
+    call (tests and trainers ask for many; building the models is the slow part)."""
+    return copy.deepcopy(_tiny_components_cached(seed))
+
+
+@functools.cache
+def _tiny_components_cached(seed: int) -> dict:
+    return build_tiny_components(seed)
+
+
 def build_tiny_components(seed: int = 0) -> dict:
     """All components of the ``tiny`` pipeline, random weights, deterministic for ``seed``."""
     from diffusers import AutoencoderKLWan
@@ -216,37 +230,78 @@ def save_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
 def build_tiny_pipeline(seed: int = 0, dtype: torch.dtype = torch.float32):
     from diffusers import WanImageToVideoPipeline
 
-    pipe = WanImageToVideoPipeline(**build_tiny_components(seed))
+    pipe = WanImageToVideoPipeline(**tiny_components(seed))
     return pipe.to(dtype=dtype) if dtype != torch.float32 else pipe
 
 
 # --------------------------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------------------------
-def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat16, seed: int = 0):
-    """A ``WanImageToVideoPipeline`` for ``model``. The transformer and text encoder take ``dtype``;
-    the VAE and CLIP image encoder stay float32 (as the Wan authors run them: bf16 VAE decoding
-    bands colours)."""
-    from diffusers import AutoencoderKLWan, WanImageToVideoPipeline
-    from transformers import CLIPVisionModel
-
+def load_transformer(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat16, tiny_seed: int = 0):
+    """Only the DiT, in ``dtype``."""
     resolved = resolve_model(model) if isinstance(model, str) else model
     if resolved.kind == "tiny":
-        pipe = build_tiny_pipeline(seed)
+        transformer = tiny_components(tiny_seed)["transformer"]
+        return transformer if dtype == torch.float32 else transformer.to(dtype)
+    from diffusers import WanTransformer3DModel
+
+    with _loading(resolved, "the transformer"):
+        return WanTransformer3DModel.from_pretrained(
+            resolved.location, subfolder="transformer", torch_dtype=dtype
+        )
+
+
+def load_frozen_components(
+    model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat16, tiny_seed: int = 0
+) -> dict:
+    """The frozen parts (vae, text_encoder, tokenizer, image_encoder, image_processor), without the
+    DiT. The umT5 takes ``dtype``; the VAE and CLIP stay float32, as the Wan authors run them (bf16
+    VAE decoding bands colours)."""
+    resolved = resolve_model(model) if isinstance(model, str) else model
+    if resolved.kind == "tiny":
+        comps = tiny_components(tiny_seed)
+        for name in ("transformer", "scheduler"):
+            comps.pop(name)
         if dtype != torch.float32:
-            pipe.transformer.to(dtype)
-            pipe.text_encoder.to(dtype)
-        return pipe
+            comps["text_encoder"].to(dtype)
+        return comps
+    from diffusers import AutoencoderKLWan
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionModel, UMT5EncoderModel
+
     loc = resolved.location
-    log.info("loading %s from %s", resolved.label, loc)
+    with _loading(resolved, "the frozen encoders"):
+        return {
+            "vae": AutoencoderKLWan.from_pretrained(loc, subfolder="vae", torch_dtype=torch.float32),
+            "text_encoder": UMT5EncoderModel.from_pretrained(
+                loc, subfolder="text_encoder", torch_dtype=dtype
+            ),
+            "tokenizer": AutoTokenizer.from_pretrained(loc, subfolder="tokenizer"),
+            "image_encoder": CLIPVisionModel.from_pretrained(
+                loc, subfolder="image_encoder", torch_dtype=torch.float32
+            ),
+            "image_processor": CLIPImageProcessor.from_pretrained(loc, subfolder="image_processor"),
+        }
+
+
+@contextlib.contextmanager
+def _loading(resolved: ResolvedModel, what: str):
+    log.info("loading %s of %s from %s", what, resolved.label, resolved.location)
     try:
-        vae = AutoencoderKLWan.from_pretrained(loc, subfolder="vae", torch_dtype=torch.float32)
-        image_encoder = CLIPVisionModel.from_pretrained(
-            loc, subfolder="image_encoder", torch_dtype=torch.float32
-        )
-        pipe = WanImageToVideoPipeline.from_pretrained(
-            loc, vae=vae, image_encoder=image_encoder, torch_dtype=dtype
-        )
-    except OSError as exc:
-        raise InputError(f"cannot load model from {loc}: {str(exc).splitlines()[0]}") from None
-    return pipe
+        yield
+    except OSError as exc:  # missing subfolder/file: the user's directory is incomplete
+        raise InputError(f"cannot load {what} from {resolved.location}: {str(exc).splitlines()[0]}") from None
+
+
+def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat16, seed: int = 0):
+    """A ``WanImageToVideoPipeline`` for ``model`` from ``load_transformer`` and
+    ``load_frozen_components``; the scheduler comes from the model directory (``tiny``: the spec's)."""
+    from diffusers import WanImageToVideoPipeline
+
+    resolved = resolve_model(model) if isinstance(model, str) else model
+    parts = dict(
+        load_frozen_components(resolved, dtype, seed), transformer=load_transformer(resolved, dtype, seed)
+    )
+    if resolved.kind == "tiny":
+        return WanImageToVideoPipeline(**parts, scheduler=make_scheduler(resolved.spec.flow_shift))
+    with _loading(resolved, "the scheduler"):  # only what is not passed in is read from disk
+        return WanImageToVideoPipeline.from_pretrained(resolved.location, **parts, torch_dtype=dtype)

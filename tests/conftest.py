@@ -54,17 +54,10 @@ def rgb_image() -> np.ndarray:
     return img
 
 
-@pytest.fixture(scope="session")
-def _tiny_pipeline_once():
+@pytest.fixture
+def tiny_pipe():
+    """Makes fresh ``tiny`` WanImageToVideoPipelines (seed 0); ``loomis.models`` builds the models
+    once per process and hands out deep copies."""
     from loomis.models import build_tiny_pipeline
 
-    return build_tiny_pipeline(0)
-
-
-@pytest.fixture
-def tiny_pipe(_tiny_pipeline_once):
-    """A fresh ``tiny`` WanImageToVideoPipeline (seed 0) per call: deep copies of one build, which
-    is several times faster than constructing the models again."""
-    import copy
-
-    return lambda: copy.deepcopy(_tiny_pipeline_once)
+    return lambda: build_tiny_pipeline(0)

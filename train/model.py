@@ -6,47 +6,17 @@ usual mixed-precision recipe for adapters: bf16 base, fp32 adapter and optimizer
 
 from __future__ import annotations
 
-import copy
-import functools
 import logging
 
 import torch
 
 from loomis.errors import InputError
 from loomis.lora import PREFIX, add_lora, check_fits, lora_state_dict, read_lora
-from loomis.models import ResolvedModel, build_tiny_components
 
 from .config import LoraConfig
 
 log = logging.getLogger(__name__)
 ADAPTER = "default"
-
-
-@functools.cache
-def _tiny(seed: int) -> dict:
-    return build_tiny_components(seed)
-
-
-def tiny_components(seed: int) -> dict:
-    """A private copy of the ``tiny`` components (built once per process: tests run many trainers)."""
-    return copy.deepcopy(_tiny(seed))
-
-
-def load_transformer(resolved: ResolvedModel, dtype: torch.dtype, tiny_seed: int = 0):
-    """Only the DiT (the frozen encoders are cached or loaded separately)."""
-    if resolved.kind == "tiny":
-        model = tiny_components(tiny_seed)["transformer"]
-        return model if dtype == torch.float32 else model.to(dtype)
-    from diffusers import WanTransformer3DModel
-
-    try:
-        return WanTransformer3DModel.from_pretrained(
-            resolved.location, subfolder="transformer", torch_dtype=dtype
-        )
-    except OSError as exc:
-        raise InputError(
-            f"cannot load the transformer from {resolved.location}: {str(exc).splitlines()[0]}"
-        ) from None
 
 
 def attach_lora(transformer, cfg: LoraConfig) -> list[torch.nn.Parameter]:

@@ -19,7 +19,7 @@ import torch
 from loomis import diffusion
 from loomis.errors import InputError, LoomisError
 from loomis.lora import LoraMetadata, read_lora, save_lora
-from loomis.models import parse_dtype, resolve_model
+from loomis.models import load_transformer, parse_dtype, resolve_model
 
 from . import distributed as D
 from .checkpoint import CheckpointManager, load_rng, read_state, save_rng
@@ -31,8 +31,6 @@ from .model import (
     attach_lora,
     enable_checkpointing,
     load_lora_weights,
-    load_transformer,
-    tiny_components,
     trainable_state,
 )
 
@@ -85,13 +83,7 @@ class Trainer:
             from loomis.encoders import load_encoders
 
             items = load_items(d)
-            comps = load_encoders(
-                self.resolved,
-                self.dtype,
-                self.env.device,
-                self.cfg.model.tiny_seed,
-                tiny_components(self.cfg.model.tiny_seed) if self.resolved.kind == "tiny" else None,
-            )
+            comps = load_encoders(self.resolved, self.dtype, self.env.device, self.cfg.model.tiny_seed)
             self.features = OnlineFeatures(items, d, comps, self.env.device)
             self.mediums = sorted({it.sample.medium for it in items})
         self.plan = BatchPlan(

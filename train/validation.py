@@ -114,15 +114,7 @@ def _pipeline(trainer):
         from loomis.encoders import load_encoders
         from loomis.models import make_scheduler
 
-        from .model import tiny_components
-
-        comps = load_encoders(
-            trainer.resolved,
-            trainer.dtype,
-            "cpu",
-            trainer.cfg.model.tiny_seed,
-            tiny_components(trainer.cfg.model.tiny_seed) if trainer.resolved.kind == "tiny" else None,
-        )
+        comps = load_encoders(trainer.resolved, trainer.dtype, "cpu", trainer.cfg.model.tiny_seed)
         shift = trainer.resolved.spec.flow_shift if trainer.resolved.spec else 3.0
         trainer._val_pipe = WanImageToVideoPipeline(
             transformer=trainer.transformer, scheduler=make_scheduler(shift), **comps
