@@ -7,8 +7,7 @@ import json
 import sys
 
 from loomis.cli import ArgumentParser, run_main, setup_logging
-from loomis.errors import InputError
-from loomis.lora import FORMATS, convert_lora, read_lora, unmatched_keys
+from loomis.lora import FORMATS, check_fits, convert_lora, read_lora
 
 
 def build_parser() -> ArgumentParser:
@@ -52,26 +51,6 @@ def inspect_lora(path) -> dict:
     }
 
 
-def _transformer_for(model: str):
-    from loomis.models import build_transformer, resolve_model
-
-    resolved = resolve_model(model) if model != "tiny" else None
-    if model == "tiny" or (resolved and resolved.kind != "dir" and resolved.spec is not None):
-        from loomis.specs import get_spec
-
-        return build_transformer(get_spec(model if model == "tiny" else resolved.spec.name), device="meta")
-    import json as _json
-    from pathlib import Path
-
-    from diffusers import WanTransformer3DModel
-
-    cfg = _json.loads((Path(resolved.location) / "transformer" / "config.json").read_text())
-    import torch
-
-    with torch.device("meta"):
-        return WanTransformer3DModel.from_config(cfg)
-
-
 def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -86,11 +65,10 @@ def _main(argv) -> int:
         out = convert_lora(args.input, args.output, args.to)
         print(f"wrote {out} ({args.to} format)")
     elif args.command == "check":
+        from loomis.models import meta_transformer
+
         lora = read_lora(args.file)
-        bad = unmatched_keys(lora.state_dict, _transformer_for(args.model))
-        if bad:
-            more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
-            raise InputError(f"{len(bad)} keys do not fit {args.model}: {', '.join(bad[:3])}{more}")
+        check_fits(lora, meta_transformer(args.model), args.model)
         print(f"ok: all {len(lora.state_dict)} tensors fit {args.model}")
     return 0
 

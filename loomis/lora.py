@@ -310,11 +310,12 @@ def unmatched_keys(state_dict: dict[str, torch.Tensor], transformer) -> list[str
     return bad
 
 
-def check_fits(lora: LoraFile, transformer) -> None:
+def check_fits(lora: LoraFile, transformer, model_name: str = "the base model") -> None:
+    """InputError naming the unmatched keys unless every tensor of ``lora`` fits ``transformer``."""
     bad = unmatched_keys(lora.state_dict, transformer)
     if bad:
         more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
         raise InputError(
-            f"LoRA {lora.path.name} does not fit the base model: {len(bad)} unmatched keys, e.g. "
+            f"LoRA {lora.path.name} does not fit {model_name}: {len(bad)} unmatched keys, e.g. "
             f"{', '.join(bad[:3])}{more}"
         )

@@ -137,6 +137,23 @@ def build_transformer(
     return model.to(dtype=dtype) if device != "meta" and dtype != torch.float32 else model
 
 
+def meta_transformer(model: str):
+    """The transformer of a spec name or a local Diffusers directory on the meta device: the right
+    module names and shapes, no weights (checking LoRAs needs no download)."""
+    from diffusers import WanTransformer3DModel
+
+    if model in SPECS:
+        return build_transformer(SPECS[model], device="meta")
+    resolved = resolve_model(model)
+    if resolved.kind != "dir":
+        raise InputError(f"{model}: give a spec name ({', '.join(SPECS)}) or a local Diffusers directory")
+    import json
+
+    config = json.loads((Path(resolved.location) / "transformer" / "config.json").read_text())
+    with torch.device("meta"):
+        return WanTransformer3DModel.from_config(config)
+
+
 def build_tokenizer(max_length: int = 512):
     """An offline byte-level tokenizer (ids 3..258 = bytes, 0 pad, 1 eos, 2 unk) for ``tiny``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors

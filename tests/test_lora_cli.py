@@ -53,7 +53,7 @@ def test_convert_then_check_against_tiny_and_14b(tiny_lora, tmp_path, capsys):
     code, out, _ = run(lora_main, ["check", str(comfy), "--model", "tiny"], capsys)
     assert code == 0 and "fit tiny" in out
     code, _, err = run(lora_main, ["check", str(comfy), "--model", "wan2.1-i2v-14b-480p"], capsys)
-    assert code == 2 and "keys do not fit wan2.1-i2v-14b-480p" in err
+    assert code == 2 and "does not fit wan2.1-i2v-14b-480p" in err and "unmatched keys" in err
 
 
 def test_convert_refuses_non_safetensors_output(tiny_lora, tmp_path, capsys):
@@ -78,3 +78,13 @@ def test_paint_refuses_misfit_lora_naming_keys(tmp_path, rgb_image, capsys):
     )
     assert code == 2 and "unmatched keys" in err and "blocks.9.attn1.to_q" in err
     assert not out.exists()
+
+
+def test_check_against_a_local_directory(tiny_lora, tmp_path, capsys):
+    from loomis.models import save_tiny
+
+    model_dir = save_tiny(tmp_path / "tiny-dir")
+    code, out, _ = run(lora_main, ["check", str(tiny_lora), "--model", str(model_dir)], capsys)
+    assert code == 0 and "fit" in out
+    code, _, err = run(lora_main, ["check", str(tiny_lora), "--model", "owner/not-local"], capsys)
+    assert code == 2 and "local Diffusers directory" in err
