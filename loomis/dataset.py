@@ -8,7 +8,7 @@ DATASET/<id>/meta.json         medium, caption, per-frame time/progress, provena
 ```
 
 Frames are stored in painting order; the trainer, not the dataset, reverses them. A sample folder
-appears only when complete (written to a temporary folder, then renamed), and the index is updated
+appears only when complete (written to a temporary folder, then renamed), and the index is appended to
 under a file lock so that sharded writers (``--shard i/n``) can share one dataset.
 """
 
@@ -172,11 +172,12 @@ def _index_row(meta: dict) -> dict:
 
 
 def _upsert_index(dataset: Path, row: dict) -> None:
-    with _locked_index(dataset) as index:
-        rows = _read_index_rows(index) if index.exists() else []
-        rows = [r for r in rows if r.get("id") != row["id"]] + [row]
-        with atomic_path(index) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    """Append the row under the lock: O(1) per sample, so curating thousands of videos stays
+    linear. A re-written sample appears again; readers take the last row per id."""
+    with _locked_index(dataset) as index, open(index, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def update_meta(dataset: str | os.PathLike, sample_id: str, updates: dict) -> dict:
@@ -192,15 +193,22 @@ def update_meta(dataset: str | os.PathLike, sample_id: str, updates: dict) -> di
 
 
 def _read_index_rows(index: Path) -> list[dict]:
-    rows = []
-    for n, line in enumerate(index.read_text().splitlines(), 1):
+    """Index rows, one per id (the last written wins), in order of first appearance."""
+    rows: dict[str, dict] = {}
+    text = index.read_text()
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
+            if n == len(lines) and not text.endswith("\n"):  # an append cut short by a crash
+                log.warning("%s: ignoring an unfinished last line (%d chars)", index, len(line))
+                break
             raise InputError(f"{index}: line {n} is not valid JSON") from None
-    return rows
+        rows[str(row.get("id"))] = row
+    return list(rows.values())
 
 
 @dataclass
