@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging
@@ -134,24 +135,9 @@ def _outputs(args, inputs: list[Path]) -> list[Path]:
 
 
 def _config(args) -> PaintConfig:
-    return PaintConfig(
-        backend=args.backend,
-        model=args.model,
-        loras=[LoraSpec.parse(s) for s in args.lora],
-        caption=args.caption,
-        frames=args.frames,
-        fps=args.fps,
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
-        size=args.size,
-        negative_prompt=args.negative_prompt,
-        dtype=args.dtype,
-        device=args.device,
-        offload=args.offload,
-        attention=args.attention,
-        speed=args.speed,
-    )
+    """Flags → PaintConfig: the parser's dests are the config's field names (``--lora`` → ``loras``)."""
+    names = {f.name for f in fields(PaintConfig)} - {"loras"}
+    return PaintConfig(loras=[LoraSpec.parse(s) for s in args.lora], **{n: getattr(args, n) for n in names})
 
 
 def _check_loras(cfg: PaintConfig) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from loomis import __version__
 from loomis.errors import InputError
-from loomis.geometry import buckets, choose_bucket
+from loomis.geometry import buckets, choose_bucket, parse_size
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
 from loomis.sampler import LoraSpec, SampleConfig, WanPainter
 
@@ -143,7 +143,7 @@ class Painter:
         frames_n = cfg.frames or 49
         if frames_n < 2:
             raise InputError(f"frames must be >= 2, got {frames_n}")
-        max_side = _max_side(cfg.size)
+        max_side = _max_side(cfg.size, image)
         pc = ProceduralConfig(frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side)
         frames = procedural_paint(image, medium.name, pc)
         extra = {
@@ -185,19 +185,12 @@ def _named_size(spec) -> str:
     return "720p" if spec is not None and spec.size[1] >= 720 else "480p"
 
 
-def _max_side(size: str | None) -> int | None:
-    """Procedural output size: ``480p``/``720p`` bound the long side (832/1280); ``WxH`` → max(W, H)."""
+def _max_side(size: str | None, image: np.ndarray) -> int:
+    """Procedural output size: the long side of the canvas Wan would use for ``size`` (the same
+    pixel budget and aspect rules), or 832 when no size is given."""
     if size is None:
         return 832
-    if size == "480p":
-        return 832
-    if size == "720p":
-        return 1280
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise InputError(f"size must be 480p, 720p or WxH (e.g. 832x480), got {size!r}") from None
-    return max(w, h)
+    return max(parse_size(size, (image.shape[1], image.shape[0])))
 
 
 __all__ = ["BACKENDS", "PaintConfig", "PaintResult", "Painter", "paint"]

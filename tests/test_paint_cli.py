@@ -219,3 +219,13 @@ def test_loomis_model_env_selects_wan(tmp_path, img, capsys, monkeypatch):
     monkeypatch.setenv("LOOMIS_MODEL", "tiny")
     code, _, err = run([str(img), "--frames", "5", "--steps", "1", "-o", str(tmp_path / "w.gif")], capsys)
     assert code == 0 and "backend wan (tiny)" in err
+
+
+@pytest.mark.parametrize("size,long_side", [("480p", 816), ("160x96", 160)])  # 5:3 → the 816x480 bucket
+def test_procedural_size_follows_wan_canvas_rules(tmp_path, rgb_image, capsys, size, long_side, monkeypatch):
+    monkeypatch.delenv("LOOMIS_MODEL", raising=False)
+    big = tmp_path / "big.png"
+    Image.fromarray(np.kron(rgb_image, np.ones((20, 20, 1), np.uint8))).save(big)  # 1600x960, 5:3
+    code, _, err = run([str(big), "--frames", "3", "--size", size, "-o", str(tmp_path / "f")], capsys)
+    assert code == 0, err
+    assert max(json.loads((tmp_path / "f.json").read_text())["size"]) == long_side
