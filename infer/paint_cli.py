@@ -154,7 +154,9 @@ def _main(argv) -> int:
 
     get_medium(args.medium)  # an unknown medium fails before anything is loaded
     inputs = _inputs(args)
-    images = [load_image(p) for p in inputs] if len(inputs) == 1 else None
+    first = (
+        load_image(inputs[0]) if not args.batch else None
+    )  # a bad single image fails before the model loads
     outputs = _outputs(args, inputs)
     cfg = _config(args)
     _check_loras(cfg)
@@ -163,11 +165,19 @@ def _main(argv) -> int:
         f"loomis-paint: backend {painter.backend}" + (f" ({painter.wan.model_label})" if painter.wan else ""),
         file=sys.stderr,
     )
+    failed = []
     for i, (src, out) in enumerate(zip(inputs, outputs)):
-        image = images[0] if images else load_image(src)
-        _paint_one(painter, image, src, out, args)
+        try:
+            _paint_one(painter, first if first is not None else load_image(src), src, out, args)
+        except InputError as exc:
+            if not args.batch:
+                raise
+            log.error("skipping %s: %s", src, exc)  # one bad image never sinks the batch
+            failed.append(src.name)
         if len(inputs) > 1:
             log.info("%d/%d %s → %s", i + 1, len(inputs), src.name, out)
+    if failed:
+        raise InputError(f"{len(failed)} of {len(inputs)} images failed: {', '.join(failed)}")
     return 0
 
 

@@ -87,6 +87,17 @@ def test_batch_over_a_folder_with_one_model_load(tmp_path, rgb_image, capsys):
     assert err.count("backend wan") == 1
 
 
+def test_batch_reports_and_skips_a_bad_image(tmp_path, rgb_image, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(rgb_image).save(src / "a.png")
+    (src / "b.png").write_bytes(b"broken")
+    Image.fromarray(rgb_image).save(src / "c.png")
+    code, _, err = run([str(src), "--batch", "--frames", "3", "-o", str(tmp_path / "v")], capsys)
+    assert code == 2 and "error: 1 of 3 images failed: b.png" in err
+    assert sorted(p.name for p in (tmp_path / "v").glob("*.mp4")) == ["a.acrylic.mp4", "c.acrylic.mp4"]
+
+
 def _bad(tmp_path, img, case):
     bad_png = tmp_path / "corrupt.png"
     bad_png.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
