@@ -145,9 +145,12 @@ def perceptual_distance_profile(
     generated_times: Sequence[float] | None = None,
     gt_times: Sequence[float] | None = None,
     reference: np.ndarray | None = None,
+    gt_profile: np.ndarray | None = None,
 ) -> PDPResult:
     """Algorithm 1 on frame arrays ((H, W, 3) uint8). ``reference`` defaults to the last
-    ground-truth frame (the input image); frames of other sizes are resized by the distance."""
+    ground-truth frame (the input image); frames of other sizes are resized by the distance.
+    ``gt_profile``: the ground truth's raw distance profile when already computed (comparing many
+    methods against one ground truth)."""
     dist = get_distance(distance)
     _check_frames(generated_frames, "generated")
     _check_frames(gt_frames, "ground truth")
@@ -155,7 +158,7 @@ def perceptual_distance_profile(
     t_gen = normalized_times(len(generated_frames), generated_times)
     t_gt = normalized_times(len(gt_frames), gt_times)
     raw_gen = distance_profile(generated_frames, ref, dist)
-    raw_gt = distance_profile(gt_frames, ref, dist)
+    raw_gt = distance_profile(gt_frames, ref, dist) if gt_profile is None else np.asarray(gt_profile, float)
     curves = {}
     for norm in (False, True):
         a, b = (normalize_profile(raw_gen), normalize_profile(raw_gt)) if norm else (raw_gen, raw_gt)

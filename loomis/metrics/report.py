@@ -17,7 +17,7 @@ from loomis.errors import InputError
 from loomis.metrics.closest_frame import CLOSEST_METRICS, _key, build_backbone, closest_frame_scores
 from loomis.metrics.distances import DEFAULT_DISTANCE, Distance, get_distance
 from loomis.metrics.inverse_painting import InversePaintingScores, inverse_painting_scores
-from loomis.metrics.pdp import PDPResult, perceptual_distance_profile
+from loomis.metrics.pdp import PDPResult, distance_profile, perceptual_distance_profile
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,13 @@ def evaluate(
     closest: Sequence[str] = CLOSEST_METRICS,
     backbones: dict | None = None,
     reference: np.ndarray | None = None,
+    gt_profile: np.ndarray | None = None,
 ) -> Evaluation:
     """PDP, Inverse Painting's metrics and closest-frame similarity of one generated process."""
     dist = get_distance(distance)
     res = perceptual_distance_profile(
         generated.frames, ground_truth.frames, dist, True, generated_times=generated.times,
-        gt_times=ground_truth.times, reference=reference,
+        gt_times=ground_truth.times, reference=reference, gt_profile=gt_profile,
     )  # fmt: skip
     ip = inverse_painting_scores(
         generated.frames, ground_truth.frames, dist, generated.times, ground_truth.times,
@@ -94,8 +95,12 @@ def compare(
         raise InputError(f"method names must be unique, got {', '.join(names)}")
     dist = get_distance(distance)
     backbones = load_backbones(closest)
+    ref = ground_truth.frames[-1] if reference is None else reference
+    gt_profile = distance_profile(ground_truth.frames, ref, dist)  # once, not once per method
     iterate = progress(methods) if progress else methods
-    return {m.name: evaluate(m, ground_truth, dist, closest, backbones, reference) for m in iterate}
+    return {
+        m.name: evaluate(m, ground_truth, dist, closest, backbones, reference, gt_profile) for m in iterate
+    }
 
 
 _COLUMNS = [  # (header, getter, format)
