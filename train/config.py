@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from loomis.errors import InputError
+from loomis.geometry import PAD_VALUE
 from loomis.lora import DEFAULT_TARGETS
 
 
@@ -52,7 +53,7 @@ class DataConfig:
     on_bad: str = "skip"  # bad samples: "skip" (reported with id) or "error"
     cache: str | None = None  # a loomis-data cache directory; then only the DiT is loaded
     shuffle: bool = True
-    pad_value: int = 255
+    pad_value: int = PAD_VALUE  # loomis-paint letterboxes with the same value: change both or neither
     memo_items: int = 0  # without a cache: keep this many items' encodings in memory
 
 
