@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from loomis.errors import InputError
+from loomis.models import check_diffusers_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,7 @@ class DiffusersEditor:
 
     def __init__(self, model_dir: str, steps: int = 30, strength: float = 0.75):
         path = Path(model_dir)
-        if not (path / "model_index.json").is_file():
-            raise InputError(
-                f"--model {model_dir}: no model_index.json there (a local diffusers pipeline folder)"
-            )
+        check_diffusers_dir(path, hint="--model")
         import torch
         from diffusers import AutoPipelineForImage2Image
 

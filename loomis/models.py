@@ -64,7 +64,7 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
         env = os.environ.get(spec.env_var or "", "")
         if env:
             path = Path(env).expanduser()
-            _check_diffusers_dir(path, hint=f"${spec.env_var}")
+            check_diffusers_dir(path, hint=f"${spec.env_var}")
             return ResolvedModel("dir", spec, str(path), spec.name)
         cached = _hf_cached(spec.hub_id)
         if cached:
@@ -77,7 +77,7 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
         return ResolvedModel("hub", spec, spec.hub_id, spec.name)
     path = Path(name_or_path).expanduser()
     if path.exists():
-        _check_diffusers_dir(path, hint="--model")
+        check_diffusers_dir(path, hint="--model")
         return ResolvedModel("dir", _guess_spec(path), str(path), str(path))
     if "/" in name_or_path and not name_or_path.startswith((".", "/")) and name_or_path.count("/") == 1:
         return ResolvedModel("hub", None, name_or_path, name_or_path)
@@ -101,7 +101,7 @@ def _hf_cached(hub_id: str | None) -> str | None:
         return None
 
 
-def _check_diffusers_dir(path: Path, hint: str) -> None:
+def check_diffusers_dir(path: Path, hint: str) -> None:
     if not path.is_dir():
         raise InputError(f"model path {path} (from {hint}) is not a directory")
     if not (path / "model_index.json").exists():
