@@ -19,6 +19,7 @@ from loomis.io import (
     contact_sheet,
     load_image,
     save_image,
+    write_bytes,
     write_json,
     write_video,
 )
@@ -99,6 +100,20 @@ def build_parser() -> ArgumentParser:
         "--sheet", action="store_true", help="also write a contact sheet PNG of keyframes beside the output"
     )
     p.add_argument("--batch", action="store_true", help="paint several images / folders with one model load")
+    p.add_argument(
+        "--strokes",
+        default=None,
+        metavar="OUT.svg",
+        help="procedural: also write every stroke in painting order as OUT.svg and OUT.json",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_canvas",
+        default=None,
+        metavar="PARTIAL.png",
+        help="procedural: continue from your own canvas (a sketch or half-finished painting aligned "
+        "with IMAGE); frame 0 is that canvas and what already matches IMAGE is kept",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -136,8 +151,26 @@ def _outputs(args, inputs: list[Path]) -> list[Path]:
 
 def _config(args) -> PaintConfig:
     """Flags → PaintConfig: the parser's dests are the config's field names (``--lora`` → ``loras``)."""
-    names = {f.name for f in fields(PaintConfig)} - {"loras"}
-    return PaintConfig(loras=[LoraSpec.parse(s) for s in args.lora], **{n: getattr(args, n) for n in names})
+    names = {f.name for f in fields(PaintConfig)} - {"loras", "start", "record_strokes"}
+    start = load_image(args.from_canvas) if args.from_canvas else None
+    return PaintConfig(
+        loras=[LoraSpec.parse(s) for s in args.lora],
+        start=start,
+        record_strokes=bool(args.strokes),
+        **{n: getattr(args, n) for n in names},
+    )
+
+
+def _strokes_path(args) -> Path | None:
+    if args.strokes is None:
+        return None
+    if args.batch:
+        raise InputError("--strokes and --from take one image, not --batch")
+    out = Path(args.strokes)
+    if out.suffix.lower() != ".svg":
+        raise InputError(f"--strokes must name an .svg file (its JSON goes beside it), got {out.name}")
+    check_writable(out.with_suffix(".json"))
+    return check_writable(out)
 
 
 def _check_loras(cfg: PaintConfig) -> None:
@@ -158,6 +191,9 @@ def _main(argv) -> int:
         load_image(inputs[0]) if not args.batch else None
     )  # a bad single image fails before the model loads
     outputs = _outputs(args, inputs)
+    if args.batch and args.from_canvas:
+        raise InputError("--strokes and --from take one image, not --batch")
+    args.strokes_path = _strokes_path(args)
     cfg = _config(args)
     _check_loras(cfg)
     painter = Painter(cfg)
@@ -200,6 +236,12 @@ def _paint_one(painter: Painter, image, src: Path, out: Path, args) -> None:
     t0 = time.perf_counter()
     write_video(out, result.frames, fps=result.fps)
     record = dict(result.record, input=str(src), output=str(out))
+    if result.strokes is not None and args.strokes_path is not None:
+        write_bytes(args.strokes_path, result.strokes.to_svg().encode())
+        write_json(args.strokes_path.with_suffix(".json"), result.strokes.to_json())
+        record["strokes"] = {"svg": str(args.strokes_path), "count": len(result.strokes.strokes)}
+    if args.from_canvas:
+        record["from"] = str(args.from_canvas)
     if args.sheet:
         sheet = out.with_name(out.name + ".sheet.png")
         save_image(sheet, contact_sheet(result.frames, n=8))

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,8 @@ class PaintConfig:
     offload: str = "none"
     attention: str | None = None
     speed: str = "human"  # procedural: how progress is spread over time
+    start: np.ndarray | None = None  # procedural: the learner's canvas to continue from (--from)
+    record_strokes: bool = False  # procedural: keep every stroke for export (--strokes)
 
     def resolved_backend(self) -> str:
         if self.backend not in BACKENDS:
@@ -65,6 +68,7 @@ class PaintResult:
     frames: list[np.ndarray]
     fps: float
     record: dict  # everything the sidecar JSON holds
+    strokes: Any = None  # procedural with ``record_strokes``: a ``StrokeRecorder``
 
 
 class Painter:
@@ -74,6 +78,8 @@ class Painter:
         self.cfg = cfg
         self.backend = cfg.resolved_backend()
         self.wan: WanPainter | None = None
+        if self.backend == "wan" and (cfg.start is not None or cfg.record_strokes):
+            raise InputError("--from and --strokes need the procedural backend (--backend procedural)")
         if self.backend == "wan":
             from loomis.models import parse_dtype
 
@@ -101,8 +107,9 @@ class Painter:
             frames, fps, extra = self._paint_wan(image, medium, progress)
         else:
             frames, fps, extra = self._paint_procedural(image, medium, progress)
+        strokes = extra.pop("strokes", None)
         record = self._record(medium, frames, fps, extra, time.perf_counter() - t0)
-        return PaintResult(frames=frames, fps=fps, record=record)
+        return PaintResult(frames=frames, fps=fps, record=record, strokes=strokes)
 
     def _paint_wan(self, image, medium: Medium, progress):
         cfg, wan = self.cfg, self.wan
@@ -137,6 +144,7 @@ class Painter:
         try:
             from loomis.procedural import ProceduralConfig
             from loomis.procedural import paint as procedural_paint
+            from loomis.procedural.record import StrokeRecorder
         except ImportError:
             raise InputError("the procedural backend is not available in this installation") from None
         cfg = self.cfg
@@ -144,9 +152,14 @@ class Painter:
         if frames_n < 2:
             raise InputError(f"frames must be >= 2, got {frames_n}")
         max_side = _max_side(cfg.size, image)
-        pc = ProceduralConfig(frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side)
-        frames = procedural_paint(image, medium.name, pc)
+        pc = ProceduralConfig(
+            frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side, start=cfg.start
+        )
+        recorder = StrokeRecorder() if cfg.record_strokes else None
+        frames = procedural_paint(image, medium.name, pc, progress, on_stroke=recorder)
         extra = {
+            "strokes": recorder,
+            "continued_from_canvas": cfg.start is not None,
             "prompt": build_prompt(medium, cfg.caption),
             "model": None,
             "loras": [],

@@ -107,6 +107,9 @@ class ProceduralConfig:
     max_side:  scale the picture so that its long side is at most this (None = keep its size)
     fps:       frame rate recorded by callers (the painter itself is frame-count based)
     detail:    stroke density multiplier (>1 = more, smaller strokes; slower)
+    start:     optional (H, W, 3) uint8 canvas to continue from (the learner's own sketch or
+               half-finished painting, aligned with the picture): frame 0 shows it and what
+               already matches the picture is kept (``partial.py``)
     """
 
     frames: int = 49
@@ -116,6 +119,7 @@ class ProceduralConfig:
     max_side: int | None = None
     fps: float = 16.0
     detail: float = 1.0
+    start: Any = None
 
     def validate(self) -> None:
         if int(self.frames) < 2:

@@ -23,6 +23,7 @@ from loomis.procedural.colouring import colouring_plan
 from loomis.procedural.colourpencil import COLOURFUL, burnish_strokes, colour_strokes, colourfulness
 from loomis.procedural.config import COLOUR_PENCIL_PHASES, PENCIL_PHASES, ProceduralConfig, Recipe
 from loomis.procedural.face import detect_face, loomis_plan
+from loomis.procedural.partial import keep_canvas, start_ground
 from loomis.procedural.recipes import Plan, paint_plan, pencil_plan
 from loomis.procedural.render import Canvas, film, measure
 from loomis.procedural.schedule import plan_cuts
@@ -88,8 +89,10 @@ def paint(
     medium: str,
     cfg: ProceduralConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_stroke: Callable | None = None,
 ) -> list[np.ndarray]:
-    """Paint ``image`` in ``medium``; returns ``cfg.frames`` uint8 RGB frames in painting order."""
+    """Paint ``image`` in ``medium``; returns ``cfg.frames`` uint8 RGB frames in painting order.
+    ``on_stroke(stroke, frame, canvas)`` hears of every stroke drawn (``record.StrokeRecorder``)."""
     cfg = cfg or ProceduralConfig()
     cfg.validate()
     med = get_medium(medium)
@@ -116,6 +119,8 @@ def paint(
     if plan.colour:
         strokes += colour_strokes(plan) + burnish_strokes(plan)
     strokes = order_strokes(strokes)
+    if cfg.start is not None:
+        strokes = keep_canvas(strokes, plan.ground, plan.target)
     t1 = time.perf_counter()
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
     cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
@@ -124,7 +129,7 @@ def paint(
     dist = measure(canvas, strokes)
     phases = [s.phase for s in strokes]
     cuts = plan_cuts(dist, phases, recipe.phases, int(cfg.frames), cfg.speed, recipe.paced)
-    frames = film(canvas, strokes, cuts, progress)
+    frames = film(canvas, strokes, cuts, progress, on_stroke)
     # Any pixel the last strokes only half covered: the finished picture is the finished picture.
     frames[-1] = target.copy()
     log.debug(
@@ -160,7 +165,10 @@ def _hint_mono(medium: str) -> None:
 
 def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: np.random.Generator) -> Plan:
     paper = recipe.recipe in ("pencil", "loomis", "colouring", "watercolour")
-    ground = make_ground(target.shape[:2], recipe.ground, rng, paper)
+    if cfg.start is not None:
+        ground = start_ground(cfg.start, target.shape[:2])
+    else:
+        ground = make_ground(target.shape[:2], recipe.ground, rng, paper)
     if cfg.depth is not None:
         depth = np.asarray(cfg.depth)
         if depth.ndim not in (2, 3) or depth.size == 0:

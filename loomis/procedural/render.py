@@ -118,16 +118,20 @@ def film(
     strokes: Sequence[Stroke],
     cuts: Sequence[int],
     progress: Callable[[int, int], None] | None = None,
+    on_stroke: Callable[[Stroke, int, Canvas], None] | None = None,
 ) -> list[np.ndarray]:
     """Render ``strokes`` in order, snapshotting the canvas after ``cuts[i]`` strokes (non-
     decreasing; 0 = bare ground). The last snapshot is replaced by the target itself when the
-    caller asks for an exact finish (see painter)."""
+    caller asks for an exact finish (see painter). ``on_stroke(stroke, frame, canvas)`` hears of
+    every stroke as it is drawn, with the frame it first shows in (stroke export, ``record.py``)."""
     canvas.reset()
     frames: list[np.ndarray] = []
     done = 0
     for i, cut in enumerate(cuts):
         while done < cut:
             canvas.draw(strokes[done])
+            if on_stroke is not None:
+                on_stroke(strokes[done], i, canvas)
             done += 1
         frames.append(np.clip(canvas.pixels + 0.5, 0, 255).astype(np.uint8))
         if progress is not None:
