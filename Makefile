@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
-EXTRAS ?= train,metrics,data,dev
+EXTRAS ?= train,metrics,data,studio,dev
 STAMP   = $(VENV)/.installed-$(EXTRAS)
 
 # Also honoured inside packages' isolated build environments (a plain -c is not).
@@ -28,12 +28,12 @@ test-all: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(PY) -m ruff check loomis train infer dataset_tools evaluate tests bench
-	$(PY) -m ruff format --check loomis train infer dataset_tools evaluate tests bench
+	$(PY) -m ruff check loomis train infer dataset_tools evaluate studio tests bench
+	$(PY) -m ruff format --check loomis train infer dataset_tools evaluate studio tests bench
 
 format: install
-	$(PY) -m ruff format loomis train infer dataset_tools evaluate tests bench
-	$(PY) -m ruff check --fix loomis train infer dataset_tools evaluate tests bench
+	$(PY) -m ruff format loomis train infer dataset_tools evaluate studio tests bench
+	$(PY) -m ruff check --fix loomis train infer dataset_tools evaluate studio tests bench
 
 demo: install
 	mkdir -p demo_out
