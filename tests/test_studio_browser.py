@@ -70,7 +70,9 @@ def studio(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (no browser download)"
+    )
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
@@ -85,7 +87,9 @@ def _shot(page, name: str) -> None:
 
 def _status_has(page, *words: str, timeout: float = 60_000) -> str:
     cond = " || ".join(f"t.includes({w!r})" for w in words)
-    page.wait_for_function(f"(() => {{ const t = document.body.innerText; return {cond}; }})()", timeout=timeout)
+    page.wait_for_function(
+        f"(() => {{ const t = document.body.innerText; return {cond}; }})()", timeout=timeout
+    )
     return page.inner_text("body")
 
 
@@ -129,11 +133,21 @@ def test_studio_paint_scrub_download_and_the_lesson_page(studio, browser, tmp_pa
     # Scrub to the next step: the lesson beside the picture follows.
     page.fill("#scrub input[type=number]", "2")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#card').textContent.includes('step 2 of')", timeout=20_000)
+    page.wait_for_function(
+        "document.querySelector('#card').textContent.includes('step 2 of')", timeout=20_000
+    )
 
     # Downloads: every file is offered and downloads.
     names = "".join(page.text_content("#downloads").split())
-    for name in ("process.mp4", "process.mp4.json", "strokes.svg", "strokes.json", "lesson.html", "lesson.pdf", "lesson.json"):
+    for name in (
+        "process.mp4",
+        "process.mp4.json",
+        "strokes.svg",
+        "strokes.json",
+        "lesson.html",
+        "lesson.pdf",
+        "lesson.json",
+    ):
         assert name in names, names
     got = {}
     for link in page.query_selector_all("#downloads a[download]"):

@@ -19,7 +19,9 @@ from loomis.lesson.measure import Transition
 
 MIN_GAIN = 0.08  # a further stage must remove this share of the single-stage spread …
 HALVES = 0.5  # … or leave at most this share of the spread the fewer stages left
+FLOOR = 0.02  # (and never for less than this share: splitting noise halves noise too)
 KINDS = ("line", "block", "build", "detail")
+LINE_MIN = 0.3  # a drawing stage: at least this share of its change lies on thin lines
 
 # Stage vocabularies (name, kind) per procedural recipe family; media not listed use "paint".
 VOCABULARY: dict[str, list[tuple[str, str]]] = {
@@ -98,14 +100,15 @@ def split(trans: list[Transition], max_stages: int) -> list[tuple[int, int]]:
     if len(active) < 2:
         return [(0, n_frames - 1)]
     x = features(active)
-    min_len = max(1, len(active) // 20)
+    min_len = max(2 if len(active) >= 12 else 1, len(active) // 20)
     k_max = min(max_stages, len(active) // min_len)
     total, starts = segment(x, 1, min_len)
     single = total
     for k in range(2, k_max + 1):
         c, s = segment(x, k, min_len)
         # A real change point removes a good share of all the spread, or halves what is left.
-        if total - c >= MIN_GAIN * single or c <= HALVES * total:
+        gain = total - c
+        if gain >= MIN_GAIN * single or (c <= HALVES * total and gain >= FLOOR * single):
             total, starts = c, s
     # Segment starts → frame boundaries: a stage begins where its first active transition begins.
     cuts = [active[s].index - 1 for s in starts[1:]]
@@ -116,8 +119,15 @@ def split(trans: list[Transition], max_stages: int) -> list[tuple[int, int]]:
 def name_stages(
     spans: list[tuple[int, int]], trans: list[Transition], vocab: list[tuple[str, str]]
 ) -> list[StageSpan]:
-    """Give each span a name from ``vocab``, in order, by how well its measures fit each kind."""
+    """Give each span a name from ``vocab``, in order, by how well its measures fit each kind.
+    A first stage that does not draw lines is not called a drawing: the line name is dropped
+    (and the first spans merged while there are more spans than names)."""
     stats = [_span_stats(a, b, trans) for a, b in spans]
+    if stats and stats[0]["thin"] < LINE_MIN and any(kind == "line" for _, kind in vocab):
+        vocab = [v for v in vocab if v[1] != "line"]
+        while len(spans) > len(vocab):
+            spans = [(spans[0][0], spans[1][1]), *spans[2:]]
+        stats = [_span_stats(a, b, trans) for a, b in spans]
     wmax = max((s["width"] for s in stats), default=1.0) or 1.0
     amax = max((s["area"] for s in stats), default=1.0) or 1.0
     score = np.array([[_fit(kind, s, wmax, amax) for _, kind in vocab] for s in stats])
