@@ -88,7 +88,10 @@ def build_lesson(
         analysis_size=fr.size,
         stages=out_stages,
         steps=out_steps,
-        paints=[{"name": p.name, "rgb": "#{:02x}{:02x}{:02x}".format(*p.rgb), "strength": p.strength} for p in paint_list],
+        paints=[
+            {"name": p.name, "rgb": "#{:02x}{:02x}{:02x}".format(*p.rgb), "strength": p.strength}
+            for p in paint_list
+        ],
         final=display(len(frames) - 1),
         first=display(0),
     )

@@ -64,8 +64,14 @@ def highlight(step: Step) -> np.ndarray:
     out = 0.45 * before + 0.55 * 255.0
     out[m] = after[m]
     out = np.clip(out, 0, 255).astype(np.uint8)
-    contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(out, contours, -1, HIGHLIGHT, max(1, round(max(h, w) / 320)), cv2.LINE_AA)
+    # The outline runs a little outside the region, half transparent, so thin lines inside stay
+    # visible (a line-art step's region is the lines themselves).
+    grow = max(2, round(max(h, w) / 160))
+    ring = cv2.dilate(m.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    contours, _ = cv2.findContours(ring, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    lines = out.copy()
+    cv2.drawContours(lines, contours, -1, HIGHLIGHT, max(1, round(max(h, w) / 400)), cv2.LINE_AA)
+    out = cv2.addWeighted(lines, 0.7, out, 0.3, 0)
     return out
 
 

@@ -55,7 +55,7 @@ def _step(fig, lesson: Lesson, s: Step, top: float) -> None:
     head = f"Step {s.index + 1} of {len(lesson.steps)}  ·  stage {st.index + 1}: {st.name}"
     fig.text(0.06, top, head, fontsize=10, color="#b0006e", weight="bold", va="top")
     fig.text(
-        0.06, top - 0.022, "\n".join(textwrap.wrap(s.instruction, 88)), fontsize=12, weight="bold", va="top"
+        0.06, top - 0.022, "\n".join(textwrap.wrap(s.instruction, 72)), fontsize=12, weight="bold", va="top"
     )
     img = highlight(s)
     h, w = img.shape[:2]
