@@ -13,7 +13,7 @@ from pathlib import Path
 
 from loomis_studio.app import FRAMES, UPLOAD_TYPES, Studio, StudioConfig, step_card
 
-from loomis.cli import ArgumentParser, run_main, setup_logging
+from loomis.cli import ArgumentParser, int_range, run_main, setup_logging
 from loomis.errors import InputError
 
 log = logging.getLogger("loomis-studio")
@@ -45,14 +45,21 @@ def build_parser() -> ArgumentParser:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes the studio to your network)"
     )
-    p.add_argument("--port", type=int, default=7860, help="port")
+    p.add_argument("--port", type=int_range(1, 65535), default=7860, help="port")
     p.add_argument(
         "--model",
         default=os.environ.get("LOOMIS_MODEL"),
         help="Wan model (spec or folder) to offer the wan backend; default: $LOOMIS_MODEL, else procedural only",
     )
-    p.add_argument("--max-upload-mb", type=int, default=25, help="largest upload accepted (MB)")
-    p.add_argument("--max-side", type=int, default=512, help="procedural: long side of the painting in pixels")
+    p.add_argument(
+        "--max-upload-mb", type=int_range(1, 2048), default=25, help="largest upload accepted (MB)"
+    )
+    p.add_argument(
+        "--max-side",
+        type=int_range(64, 2048),
+        default=512,
+        help="procedural: long side of the painting in pixels",
+    )
     p.add_argument(
         "--work-dir", default=None, help="where jobs write their files; default: a new temporary folder"
     )
@@ -159,12 +166,6 @@ def build_ui(studio: Studio):
 def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if not 1 <= args.port <= 65535:
-        raise InputError(f"--port must be 1-65535, got {args.port}")
-    if not 64 <= args.max_side <= 2048:
-        raise InputError(f"--max-side must be 64-2048, got {args.max_side}")
-    if not 1 <= args.max_upload_mb <= 2048:
-        raise InputError(f"--max-upload-mb must be 1-2048, got {args.max_upload_mb}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         import gradio  # noqa: F401

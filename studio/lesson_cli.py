@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging
+from loomis.cli import ArgumentParser, int_range, progress_enabled, run_main, setup_logging
 from loomis.errors import InputError
 from loomis.io import IMAGE_SUFFIXES, read_video
 
@@ -47,8 +47,13 @@ def build_parser() -> ArgumentParser:
         metavar="PAINTS.yaml",
         help="your tube colours (YAML list of name + rgb); default: common acrylic/oil pigments",
     )
-    p.add_argument("--steps-per-stage", type=int, default=3, help="key steps per stage (1-12)")
-    p.add_argument("--max-side", type=int, default=256, help="analysis size: long side in pixels (64-1024)")
+    p.add_argument("--steps-per-stage", type=int_range(1, 12), default=3, help="key steps per stage (1-12)")
+    p.add_argument(
+        "--max-side",
+        type=int_range(64, 1024),
+        default=256,
+        help="analysis size: long side in pixels (64-1024)",
+    )
     p.add_argument("--no-recipes", action="store_true", help="skip the mixing recipes")
     p.add_argument("--no-pdf", action="store_true", help="write the HTML and JSON only")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -107,7 +107,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, frames, capsys):
         ([video, "-o", tmp_path / "o", "--paints", tmp_path / "broken.yaml"], "not valid YAML"),
         ([video, "-o", tmp_path / "o", "--paints", tmp_path / "nope.yaml"], "does not exist"),
         ([video, "-o", tmp_path / "o", "--medium", "crayon-x"], "unknown medium"),
-        ([video, "-o", tmp_path / "o", "--steps-per-stage", "0"], "steps per stage"),
+        ([video, "-o", tmp_path / "o", "--steps-per-stage", "0"], "from 1 to 12"),
         ([video, "-o", tmp_path / "afile"], "is a file"),
         ([video, "-o", tmp_path / "no" / "such" / "o"], "does not exist"),
         ([video], "required"),
