@@ -71,7 +71,7 @@ def read_process(path: Path) -> tuple[list, str | None]:
     medium = None
     sidecar = Path(str(path) + ".json")
     if path.is_dir() and (path / "frames").is_dir():  # a curated sample: <id>/frames + meta.json
-        medium = _medium_from(path / "meta.json")
+        medium = _medium_from(path / "meta.json") if (path / "meta.json").is_file() else None
         path = path / "frames"
     elif sidecar.is_file():  # loomis-paint's OUT.json beside OUT
         medium = _medium_from(sidecar)

@@ -29,6 +29,16 @@ VERBS = {
     "build": "Build up the colour",
     "detail": "Add the details",
 }
+# Stage names whose work has its own words (digital, pencil, watercolour vocabularies).
+NAMED_VERBS = {
+    "line art": "Draw the line art",
+    "flats": "Lay in the flat colours",
+    "shading": "Shade",
+    "construction": "Draw the construction lines",
+    "tones": "Lay in the tones",
+    "washes": "Lay the washes",
+    "glazes": "Glaze",
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def build_lesson(
     for k, span in enumerate(named):
         st = Stage(k, span.name, span.kind, (fr.source_index[span.first], fr.source_index[span.last]))
         for a, b in step_spans(span.first, span.last, trans, cfg.steps_per_stage):
-            step = _make_step(len(out_steps), k, span.kind, a, b, fr, trans, mixer, display, cfg)
+            step = _make_step(len(out_steps), k, span, a, b, fr, trans, mixer, display, cfg)
             st.steps.append(step.index)
             out_steps.append(step)
             if progress is not None:
@@ -143,7 +153,7 @@ class _Display:
         return cv2.resize(f, self.size, interpolation=cv2.INTER_AREA)
 
 
-def _make_step(index, stage, kind, a, b, fr, trans, mixer, display, cfg) -> Step:
+def _make_step(index, stage, span, a, b, fr, trans, mixer, display, cfg) -> Step:
     mask = measure.region(fr, a, b)
     palette = extract_palette(fr.lab[b], mask, seed=cfg.seed)
     recipes = [mixer(s.lab) for s in palette] if mixer else [None] * len(palette)
@@ -160,7 +170,7 @@ def _make_step(index, stage, kind, a, b, fr, trans, mixer, display, cfg) -> Step
         brush_px=width / fr.scale,
         brush_frac=width / w_an,
         where=where,
-        instruction=instruction(kind, where, width / w_an, palette),
+        instruction=instruction(span.kind, where, width / w_an, palette, span.name),
         before=display(fr.source_index[a]),
         after=display(fr.source_index[b]),
     )
@@ -206,7 +216,7 @@ def where_words(mask: np.ndarray) -> str:
     return f"in the {row} {col}" if col != "centre" else f"in the {row} centre"
 
 
-def instruction(kind: str, where: str, brush_frac: float, palette: list[Swatch]) -> str:
+def instruction(kind: str, where: str, brush_frac: float, palette: list[Swatch], stage: str = "") -> str:
     names: list[str] = []
     for s in palette:
         if s.name not in names:
@@ -216,7 +226,8 @@ def instruction(kind: str, where: str, brush_frac: float, palette: list[Swatch])
     tool = f"a {size_word(brush_frac)} brush"
     if kind == "line":
         tool += " or pencil"
-    head = f"{VERBS.get(kind, 'Paint')} {where} with {tool}"
+    verb = NAMED_VERBS.get(stage) or VERBS.get(kind, "Paint")
+    head = f"{verb} {where} with {tool}"
     return f"{head}: {colours}." if colours else f"{head}."
 
 
