@@ -5,13 +5,14 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 EXTRAS ?= train,metrics,data,studio,dev
 STAMP   = $(VENV)/.installed-$(EXTRAS)
+HOOK    = $(VENV)/.loomis-torchvision-hook
 
 # Also honoured inside packages' isolated build environments (a plain -c is not).
 export PIP_CONSTRAINT := $(abspath constraints.txt)
 
 .PHONY: install test test-all lint format demo bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(HOOK)
 
 # constraints.txt pins torch to the CPU wheel here; see README "GPU clusters" for CUDA builds.
 $(STAMP): pyproject.toml constraints.txt
@@ -19,6 +20,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q -c constraints.txt torch
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+# torchvision on CPU-only torch: a start-up hook (loomis-torchvision.pth in site-packages) makes
+# `import torchvision/lpips/peft` work in any script run with this venv (docs/stack-facts.md).
+$(HOOK): $(STAMP) loomis/compat.py
+	$(PY) -c "import loomis.compat as c; print('installed', c.install_pth())"
 	touch $@
 
 test: install

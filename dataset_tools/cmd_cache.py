@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 
+from loomis.cli import output_arg, size_arg
 from loomis.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,12 @@ def register(sub) -> None:
     p = sub.add_parser("cache", help="store the frozen VAE/umT5/CLIP outputs for training")
     p.add_argument("dataset", help="dataset directory (loomis-data layout)")
     p.add_argument("--model", required=True, help="model spec name (e.g. tiny) or Diffusers directory")
-    p.add_argument("--out", default=None, help="cache directory (default: DATASET/cache)")
+    p.add_argument(
+        "--out", type=output_arg("dir", create=True), help="cache directory (default: DATASET/cache)"
+    )
     p.add_argument("--config", default=None, help="take the clip options from a training YAML's data section")
     p.add_argument("--frames", type=int, default=None, help="clip length, 4k+1 (default: config or 81)")
-    p.add_argument("--size", default=None, help="base bucket WxH, e.g. 832x480 (default: config or 832x480)")
+    p.add_argument("--size", type=size_arg, help="base bucket WxH, e.g. 832x480 (default: config or 832x480)")
     p.add_argument("--no-aspect-buckets", action="store_true", help="only the base bucket")
     p.add_argument("--resample", choices=["progress", "time"], default=None, help="frame spacing")
     p.add_argument(

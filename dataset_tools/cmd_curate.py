@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from loomis.cli import progress_enabled
+from loomis.cli import output_arg, progress_enabled
 from loomis.errors import InputError
 from loomis.io import ensure_dir_writable
 from loomis.mediums import get_medium
@@ -29,7 +29,13 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("input", metavar="VIDEO|DIR|LIST", help="a video file, a folder of videos or a list file")
-    p.add_argument("--out", required=True, metavar="DATASET", help="dataset folder (created if missing)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=output_arg("dir", create=True),
+        metavar="DATASET",
+        help="dataset folder (created if missing)",
+    )
     p.add_argument("--medium", required=True, help="painting medium of these videos (registry name)")
     p.add_argument(
         "--split-screen", action="store_true", help="Loomis split-screen videos: photo left, drawing right"

@@ -11,6 +11,7 @@ import logging
 import re
 from pathlib import Path
 
+from loomis.cli import output_arg
 from loomis.errors import InputError
 from loomis.io import IMAGE_SUFFIXES, load_image
 from loomis.mediums import get_medium, medium_names
@@ -26,7 +27,12 @@ def register(sub) -> None:
         "the processes as training samples (provenance 'synthetic').",
     )
     p.add_argument("images", nargs="+", help="image files or folders of images")
-    p.add_argument("--out", required=True, help="dataset folder (created or extended)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=output_arg("dir", create=True),
+        help="dataset folder (created or extended)",
+    )
     p.add_argument("--medium", default="oil", help=f"one of: {', '.join(medium_names())}")
     p.add_argument("--per-image", type=int, default=1, help="processes (seeds) per image")
     p.add_argument("--frames", type=int, default=49, help="frames per process")

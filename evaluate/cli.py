@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging
+from loomis.cli import ArgumentParser, output_arg, progress_enabled, run_main, setup_logging
 from loomis.errors import InputError
-from loomis.io import check_writable, load_image, read_video, write_bytes, write_json
+from loomis.io import check_output, check_writable, load_image, read_video, write_bytes, write_json
 from loomis.metrics.closest_frame import CLOSEST_METRICS
 from loomis.metrics.distances import DEFAULT_DISTANCE, available_distances
 
@@ -59,7 +59,7 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("generated", help="generated process: video, GIF/WebP or frame folder")
     parser.add_argument("ground_truth", help="ground-truth process: video, GIF/WebP or frame folder")
-    parser.add_argument("--json", default=None, help="write every metric to this JSON file")
+    parser.add_argument("--json", type=output_arg("file"), help="write every metric to this JSON file")
     _common(parser)
     return parser
 
@@ -72,7 +72,12 @@ def build_compare_parser() -> ArgumentParser:
     )
     parser.add_argument("ground_truth", help="ground-truth process: video, GIF/WebP or frame folder")
     parser.add_argument("methods", nargs="+", metavar="NAME=VIDEO", help="a method's name and its process")
-    parser.add_argument("--out", required=True, help="output folder (created; files in it are replaced)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=output_arg("dir"),
+        help="output folder (created; files in it are replaced)",
+    )
     _common(parser)
     return parser
 
@@ -167,12 +172,8 @@ def run_single(argv: Sequence[str]) -> int:
 
 
 def _prepare_out(out: str) -> Path:
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--out {path} exists and is not a folder")
-    if not path.exists():
-        check_writable(path)  # parent must exist and be writable
-        path.mkdir()
+    path = check_output(out, "dir")  # wrong kind, missing parent, read-only: exit 2 before any work
+    path.mkdir(exist_ok=True)
     return path
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from loomis.cli import ArgumentParser, run_main, setup_logging
+from loomis.cli import ArgumentParser, output_arg, run_main, setup_logging
 from loomis.lora import FORMATS, check_fits, convert_lora, read_lora
 
 
@@ -21,7 +21,7 @@ def build_parser() -> ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     c = sub.add_parser("convert", help="rewrite in another key format", formatter_class=p.formatter_class)
     c.add_argument("input", help="LoRA file in any supported format")
-    c.add_argument("output", help="output .safetensors path (written atomically)")
+    c.add_argument("output", type=output_arg("file"), help="output .safetensors path (written atomically)")
     c.add_argument("--to", required=True, choices=FORMATS, help="target key format")
     k = sub.add_parser("check", help="check that a LoRA fits a base model", formatter_class=p.formatter_class)
     k.add_argument("file", help="LoRA .safetensors file")

@@ -10,12 +10,13 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging
+from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging, size_arg
 from loomis.errors import InputError
 from loomis.io import (
     IMAGE_SUFFIXES,
     OUTPUT_SUFFIXES,
     check_writable,
+    commit_together,
     contact_sheet,
     load_image,
     save_image,
@@ -80,7 +81,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, help="negative prompt (wan)")
     p.add_argument(
-        "--size", default=None, help="480p | 720p | WxH; default: the model's (procedural: long side 832)"
+        "--size", type=size_arg, help="480p | 720p | WxH; default: the model's (procedural: long side 832)"
     )
     p.add_argument("--dtype", default=None, help="bf16 | fp16 | fp32; default: bf16 on GPU, fp32 on CPU")
     p.add_argument("--device", default=None, help="cuda | cuda:N | cpu; default: cuda when available")
@@ -234,20 +235,22 @@ def _paint_one(painter: Painter, image, src: Path, out: Path, args) -> None:
     if bar is not None:
         bar.close()
     t0 = time.perf_counter()
-    write_video(out, result.frames, fps=result.fps)
+    note = result.record["provenance"]  # also inside the files, should the sidecar get lost
     record = dict(result.record, input=str(src), output=str(out))
-    if result.strokes is not None and args.strokes_path is not None:
-        write_bytes(args.strokes_path, result.strokes.to_svg().encode())
-        write_json(args.strokes_path.with_suffix(".json"), result.strokes.to_json())
-        record["strokes"] = {"svg": str(args.strokes_path), "count": len(result.strokes.strokes)}
-    if args.from_canvas:
-        record["from"] = str(args.from_canvas)
-    if args.sheet:
-        sheet = out.with_name(out.name + ".sheet.png")
-        save_image(sheet, contact_sheet(result.frames, n=8))
-        record["sheet"] = str(sheet)
-    record["timings"]["write_s"] = round(time.perf_counter() - t0, 3)
-    write_json(Path(str(out) + ".json"), record)
+    with commit_together():  # the video, its sheet, strokes and sidecar appear together or not at all
+        write_video(out, result.frames, fps=result.fps, description=note)
+        if result.strokes is not None and args.strokes_path is not None:
+            write_bytes(args.strokes_path, result.strokes.to_svg().encode())
+            write_json(args.strokes_path.with_suffix(".json"), result.strokes.to_json())
+            record["strokes"] = {"svg": str(args.strokes_path), "count": len(result.strokes.strokes)}
+        if args.from_canvas:
+            record["from"] = str(args.from_canvas)
+        if args.sheet:
+            sheet = out.with_name(out.name + ".sheet.png")
+            save_image(sheet, contact_sheet(result.frames, n=8), description=note)
+            record["sheet"] = str(sheet)
+        record["timings"]["write_s"] = round(time.perf_counter() - t0, 3)
+        write_json(Path(str(out) + ".json"), record)
     print(
         json.dumps(
             {

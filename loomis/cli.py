@@ -66,22 +66,44 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with meaningful defaults shown in ``--help`` and one-line usage errors (exit 2)."""
+    """argparse with meaningful defaults shown in ``--help``, one-line usage errors (exit 2), and
+    every numeric option validated: a plain ``type=int``/``type=float`` (or an untyped
+    ``--device``) is replaced, before parsing, by the ranged validator ``NUMERIC_OPTIONS`` holds
+    for its name — the same limits for ``--frames`` in every command. A float option not in the
+    table still refuses NaN/inf; ``tests/test_cli_limits.py`` requires every numeric option of
+    every command to have a range."""
 
     def __init__(self, *args, **kwargs):
         if kwargs.get("formatter_class") in (None, argparse.ArgumentDefaultsHelpFormatter):
             kwargs["formatter_class"] = HelpFormatter  # subcommands asking for the stock one too
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        apply_validators(self)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str):  # noqa: D102 - argparse API
         raise InputError(f"{message} (see '{self.prog} --help')")
+
+
+def apply_validators(parser: argparse.ArgumentParser) -> None:
+    """Swap plain int/float types (and untyped ``device`` options) for the shared validators."""
+    for action in parser._actions:
+        if action.type in (int, float):
+            action.type = NUMERIC_OPTIONS.get(action.dest) or (finite_float if action.type is float else int)
+        elif action.dest == "device" and action.type is None and action.option_strings:
+            action.type = device_arg
 
 
 # --------------------------------------------------------------------------------------------
 # argparse ``type=`` validators: a range, NaN/inf refused, an upper bound with its reason
 # --------------------------------------------------------------------------------------------
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+
 def _bounds(lo, hi, why: str) -> str:
-    rng = f"from {lo:g} to {hi:g}" if hi is not None else f"at least {lo:g}"
+    rng = f"from {_num(lo)} to {_num(hi)}" if hi is not None else f"at least {_num(lo)}"
     return rng + (f" ({why})" if why else "")
 
 
@@ -98,6 +120,7 @@ def int_range(lo: int, hi: int | None = None, why: str = "") -> Callable[[str], 
         return value
 
     parse.__name__ = "int"
+    parse.bounds = (lo, hi)
     return parse
 
 
@@ -116,15 +139,24 @@ def float_range(
         low_bad = value <= lo if lo_open else value < lo
         if low_bad or (hi is not None and value > hi):
             if lo_open:
-                rng = f"greater than {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
+                rng = f"greater than {_num(lo)}" + (f" and at most {_num(hi)}" if hi is not None else "")
                 rng += f" ({why})" if why else ""
             else:
                 rng = _bounds(lo, hi, why)
-            raise argparse.ArgumentTypeError(f"must be {rng}, got {value:g}")
+            raise argparse.ArgumentTypeError(f"must be {rng}, got {_num(value)}")
         return value
 
     parse.__name__ = "float"
+    parse.bounds = (lo, hi)
     return parse
+
+
+def finite_float(text: str) -> float:
+    """``type=`` for any finite number (the fallback for float options without a range)."""
+    return float_range(-math.inf)(text)
+
+
+finite_float.bounds = (-math.inf, None)
 
 
 frames_arg = int_range(2, MAX_FRAMES, MAX_FRAMES_WHY)
@@ -156,6 +188,35 @@ def device_arg(text: str) -> str:
     if not DEVICE_RE.match(text):
         raise argparse.ArgumentTypeError(f"unknown device {text!r}; use cpu, cuda or cuda:N (or mps, xpu)")
     return text
+
+
+NUMERIC_OPTIONS: dict[str, Callable[[str], object]] = {
+    # painting / sampling (loomis-paint, validation, synth)
+    "frames": frames_arg,
+    "num_frames": frames_arg,
+    "steps": steps_arg,
+    "fps": fps_arg,
+    "guidance": guidance_arg,
+    "seed": seed_arg,
+    "max_side": side_arg,
+    "max_size": side_arg,
+    "per_image": int_range(1, 1000, "processes per image; 1000 is already a large dataset"),
+    # reading videos (loomis-eval, loomis-data curate)
+    "max_frames": int_range(0, 100_000, "0 means all; frames are held in memory"),
+    "sample_fps": float_range(0.0, 120.0, "no video has more frames than that to sample", lo_open=True),
+    "segment": float_range(
+        0.0, 3600.0, "seconds; one segment longer than an hour is no segment", lo_open=True
+    ),
+    "occlusion_threshold": int_range(0, 255, "a grey-level difference"),
+    # sharding and training
+    "shard_size": int_range(1, 100_000, "items per shard file"),
+    "rank": int_range(0, 65_535, "a process index"),
+    "world": int_range(1, 65_536, "a process count"),
+    "local_rank": int_range(0, 65_535, "a process index"),
+    "max_steps": int_range(1, 100_000_000, "beyond any schedule; 1e8 steps is years of GPU time"),
+}
+"""Validators by option name (argparse ``dest``), applied by ``ArgumentParser`` to every command.
+A new numeric option gets its range here (or an explicit ``type=int_range(...)``)."""
 
 
 def output_arg(kind: str = "file", create: bool = False) -> Callable[[str], str]:

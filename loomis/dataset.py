@@ -1,4 +1,4 @@
-"""The dataset layout of DESIGN.md: writing samples and reading them back.
+"""The dataset layout of docs/contract.md ("Dataset on disk"): writing samples and reading them back.
 
 ```
 DATASET/dataset.jsonl          one JSON object per sample: {"id", "medium", "caption", "split", …}

@@ -99,6 +99,23 @@ def fit_box(src_wh: tuple[int, int], dst_wh: tuple[int, int]) -> Box:
     return Box((dw - w) // 2, (dh - h) // 2, w, h)
 
 
+MIN_PAINTED_SIDE = MULTIPLE
+
+
+def check_painted_size(image_wh: tuple[int, int], canvas_wh: tuple[int, int]) -> Box:
+    """The box the picture fills inside ``canvas_wh``; InputError when its short side would be
+    under ``MIN_PAINTED_SIDE`` (one latent patch: 16 px), e.g. a 4000x200 strip on a 64 px
+    canvas, which would come out 64x3."""
+    box = fit_box(image_wh, canvas_wh)
+    if min(box.w, box.h) < MIN_PAINTED_SIDE:
+        raise InputError(
+            f"the {image_wh[0]}x{image_wh[1]} picture would be painted at {box.w}x{box.h} px on a "
+            f"{canvas_wh[0]}x{canvas_wh[1]} canvas; its short side must be at least {MIN_PAINTED_SIDE} px "
+            "(one latent patch): crop it to a less extreme aspect ratio or give a larger --size"
+        )
+    return box
+
+
 def resize_and_pad(
     frame: np.ndarray, dst_wh: tuple[int, int], pad_value: int = PAD_VALUE
 ) -> tuple[np.ndarray, Box]:

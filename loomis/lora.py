@@ -29,7 +29,7 @@ from loomis.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-# Block Linear layers (DESIGN.md). "ffn.net.2" alone would also match the image embedder's MLP,
+# Block Linear layers (docs/stack-facts.md). "ffn.net.2" alone would also match the image embedder's MLP,
 # which is why targets are anchored at "blocks.<n>." below.
 DEFAULT_TARGETS: tuple[str, ...] = (
     "attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0",
@@ -182,6 +182,9 @@ def detect_format(keys: Iterable[str]) -> str:
 def read_lora(path: str | Path) -> LoraFile:
     """Read a LoRA in any supported format; tensors come back in native keys."""
     path = Path(path)
+    if path.is_dir():
+        hint = f" such as {path / 'lora.safetensors'}" if (path / "lora.safetensors").is_file() else ""
+        raise InputError(f"{path} is a folder; give a LoRA .safetensors file{hint}")
     if not path.is_file():
         raise InputError(f"LoRA file {path} does not exist")
     if path.suffix != ".safetensors":
@@ -290,32 +293,44 @@ def convert_lora(src: str | Path, dst: str | Path, to: str) -> Path:
 def unmatched_keys(state_dict: dict[str, torch.Tensor], transformer) -> list[str]:
     """Keys of ``state_dict`` (native) that do not fit ``transformer``: no such Linear, or a shape
     that does not match its in/out features. Works on a meta-device model (no weights needed)."""
+    missing, shapes = _misfits(state_dict, transformer)
+    return [k for k in state_dict if k in missing or k in shapes]
+
+
+def _misfits(state_dict: dict[str, torch.Tensor], transformer) -> tuple[list[str], dict[str, str]]:
+    """(keys naming no Linear layer, {key: "LoRA shape vs layer size"} for shape mismatches)."""
     modules = dict(transformer.named_modules())
-    bad = []
+    missing, shapes = [], {}
     for key, value in state_dict.items():
         if not key.startswith(PREFIX):
-            bad.append(key)
+            missing.append(key)
             continue
         body = key[len(PREFIX) :]
         name, _, kind = body.rpartition(".lora_")
         base = modules.get(name)
         base = getattr(base, "base_layer", base)  # a module that already carries PEFT layers
         if not isinstance(base, torch.nn.Linear):
-            bad.append(key)
-            continue
-        if kind.startswith("A.weight") and value.shape[1] != base.in_features:
-            bad.append(key)
+            missing.append(key)
+        elif kind.startswith("A.weight") and value.shape[1] != base.in_features:
+            shapes[key] = f"{list(value.shape)} vs {base.in_features} inputs"
         elif kind.startswith("B.weight") and value.shape[0] != base.out_features:
-            bad.append(key)
-    return bad
+            shapes[key] = f"{list(value.shape)} vs {base.out_features} outputs"
+    return missing, shapes
 
 
 def check_fits(lora: LoraFile, transformer, model_name: str = "the base model") -> None:
-    """InputError naming the unmatched keys unless every tensor of ``lora`` fits ``transformer``."""
-    bad = unmatched_keys(lora.state_dict, transformer)
-    if bad:
-        more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
-        raise InputError(
-            f"LoRA {lora.path.name} does not fit {model_name}: {len(bad)} unmatched keys, e.g. "
-            f"{', '.join(bad[:3])}{more}"
-        )
+    """InputError unless every tensor of ``lora`` fits ``transformer``, saying which failure it is:
+    keys that name no layer (another model or format), or right keys with other shapes (another
+    model size)."""
+    missing, shapes = _misfits(lora.state_dict, transformer)
+    if not missing and not shapes:
+        return
+    parts = []
+    if missing:
+        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+        parts.append(f"{len(missing)} unmatched keys, e.g. {', '.join(missing[:3])}{more}")
+    if shapes:
+        key, why = next(iter(shapes.items()))
+        size = "" if missing else " (a LoRA for another model size?)"
+        parts.append(f"{len(shapes)} tensor(s) whose keys match but shapes differ, e.g. {key} {why}{size}")
+    raise InputError(f"LoRA {lora.path.name} does not fit {model_name}: " + "; ".join(parts))

@@ -4,7 +4,7 @@
 ``load_pipeline`` returns a diffusers ``WanImageToVideoPipeline``. ``tiny`` is built from the same
 classes with random weights (deterministic per seed) and can be written to disk as a Diffusers
 directory (``save_tiny``) that loads back exactly like the released model. Nothing is downloaded
-unless the user names a hub id (or a spec whose weights are not local) and the network is there.
+unless the user names a hub id and the network is there.
 """
 
 from __future__ import annotations
@@ -55,8 +55,11 @@ class ResolvedModel:
 
 
 def resolve_model(name_or_path: str) -> ResolvedModel:
-    """``tiny`` → built; a spec name → its env var's directory, the local HF cache, or (online) the
-    hub; an existing directory → that directory; ``owner/name`` → hub id. Anything else → InputError."""
+    """``tiny`` → built; a spec name → its env var's directory or the local HF cache (never the hub:
+    an InputError naming the env var, at once); an existing directory → that directory;
+    ``owner/name`` → hub id. Anything else → InputError."""
+    if not name_or_path:
+        raise InputError(f"no model given: pass --model with a spec name ({', '.join(SPECS)}) or a directory")
     if name_or_path == "tiny":
         return ResolvedModel("tiny", SPECS["tiny"], None, "tiny")
     if name_or_path in SPECS:
@@ -69,12 +72,12 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
         cached = _hf_cached(spec.hub_id)
         if cached:
             return ResolvedModel("dir", spec, cached, spec.name)
-        if _offline():
-            raise InputError(
-                f"weights for {spec.name} not found locally: set {spec.env_var}=DIR (Diffusers layout) "
-                f"or pass --model DIR"
-            )
-        return ResolvedModel("hub", spec, spec.hub_id, spec.name)
+        # A spec name never downloads (tens of GB, and minutes of retries when offline): say the
+        # useful thing at once. Downloading is explicit: --model <hub id>.
+        raise InputError(
+            f"weights for {spec.name} not found locally: set {spec.env_var}=DIR (Diffusers layout), "
+            f"pass --model DIR, or --model {spec.hub_id} to download them"
+        )
     path = Path(name_or_path).expanduser()
     if path.exists():
         check_diffusers_dir(path, hint="--model")
@@ -86,10 +89,6 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
     )
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-
-
 def _hf_cached(hub_id: str | None) -> str | None:
     if not hub_id:
         return None
@@ -99,6 +98,26 @@ def _hf_cached(hub_id: str | None) -> str | None:
         return snapshot_download(hub_id, local_files_only=True)
     except Exception:  # not in the cache (several exception types depending on hub version)
         return None
+
+
+def check_device(name: str | None) -> None:
+    """InputError unless torch can use device ``name`` here (None: the caller's default)."""
+    if name is None:
+        return
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise InputError(f"device {name}: CUDA is not available ({why}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {name}: only {torch.cuda.device_count()} GPU(s) visible")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {name}: MPS is not available on this machine; use --device cpu")
+    elif dev.type == "xpu" and not (hasattr(torch, "xpu") and torch.xpu.is_available()):
+        raise InputError(f"device {name}: XPU is not available on this machine; use --device cpu")
 
 
 def check_diffusers_dir(path: Path, hint: str) -> None:

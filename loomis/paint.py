@@ -21,7 +21,7 @@ import numpy as np
 
 from loomis import __version__
 from loomis.errors import InputError
-from loomis.geometry import buckets, choose_bucket, parse_size
+from loomis.geometry import buckets, check_painted_size, choose_bucket, parse_size
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
 from loomis.sampler import LoraSpec, SampleConfig, WanPainter
 
@@ -127,6 +127,8 @@ class Painter:
             negative_prompt=cfg.negative_prompt,
         )
         prompt = build_prompt(medium, cfg.caption)
+        image_wh = (image.shape[1], image.shape[0])
+        check_painted_size(image_wh, parse_size(sc.size, image_wh))  # before sampling, not after
         frames = wan.paint(image, prompt, sc, progress)
         fps = cfg.fps or medium.sampler_default("fps", 16)
         extra = {
@@ -152,6 +154,8 @@ class Painter:
         if frames_n < 2:
             raise InputError(f"frames must be >= 2, got {frames_n}")
         max_side = _max_side(cfg.size, image)
+        h, w = image.shape[:2]  # scaled to fit max_side, never upscaled
+        check_painted_size((w, h), (max_side, max_side) if max(h, w) > max_side else (w, h))
         pc = ProceduralConfig(
             frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side, start=cfg.start
         )

@@ -39,7 +39,7 @@ class SampleConfig:
     seed: int = 0
     size: str | tuple[int, int] = "480p"  # 480p | 720p | WxH | (w, h)
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
-    max_sequence_length: int = 512  # umT5 context is padded to 512 tokens (DESIGN.md)
+    max_sequence_length: int = 512  # umT5 context is padded to 512 tokens (docs/stack-facts.md)
 
     def validate(self) -> SampleConfig:
         check_frames(self.frames)
@@ -117,12 +117,22 @@ class LoraSpec:
 
     @classmethod
     def parse(cls, text: str) -> LoraSpec:
-        """``PATH`` or ``PATH:WEIGHT``."""
+        """``PATH`` or ``PATH:WEIGHT`` (a finite number; ``x.safetensors:abc`` blames the weight)."""
         m = re.match(r"^(.*?)(?::(-?[0-9]*\.?[0-9]+))?$", text)
         path, weight = m.group(1), m.group(2)
         if not path:
             raise InputError(f"--lora needs PATH[:WEIGHT], got {text!r}")
-        return cls(Path(path), float(weight) if weight is not None else 1.0)
+        head, sep, tail = text.rpartition(":")
+        if weight is None and sep and head.lower().endswith(".safetensors") and not Path(text).exists():
+            raise InputError(
+                f"--lora {text}: weight {tail!r} is not a number; use PATH:WEIGHT, e.g. {head}:0.8"
+            )
+        w = float(weight) if weight is not None else 1.0
+        if not -10.0 <= w <= 10.0:
+            raise InputError(
+                f"--lora {text}: weight must be from -10 to 10 (beyond, a LoRA swamps the model)"
+            )
+        return cls(Path(path), w)
 
 
 @dataclass
@@ -147,8 +157,9 @@ class WanPainter:
         attention: str | None = None,
         seed: int = 0,
     ) -> WanPainter:
-        from loomis.models import load_pipeline, resolve_model
+        from loomis.models import check_device, load_pipeline, resolve_model
 
+        check_device(device)  # before any loading: "--device cuda" on a CPU machine is exit 2
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
         t0 = time.perf_counter()

@@ -78,7 +78,7 @@ _CLIP_VIT_H = {
     "hidden_act": "gelu",
 }
 
-# The tiny model obeys the couplings of the real one (DESIGN.md "Tiny model facts"): 36 input
+# The tiny model obeys the couplings of the real one (docs/stack-facts.md): 36 input
 # channels, added_kv_proj_dim = heads * head_dim, image_dim = CLIP hidden size, >= 2 CLIP layers.
 _TINY_HEADS, _TINY_HEAD_DIM, _TINY_CLIP = 2, 12, 16
 TINY_VOCAB = 259  # 256 bytes + <pad>, </s>, <unk>

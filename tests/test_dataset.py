@@ -1,4 +1,4 @@
-"""The dataset layout of DESIGN.md: write, read back, index updates, bad samples, concurrent writers."""
+"""The dataset layout of docs/contract.md: write, read back, index updates, bad samples, concurrent writers."""
 
 import json
 import multiprocessing as mp

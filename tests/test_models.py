@@ -11,7 +11,7 @@ from loomis.specs import SPECS
 
 
 def test_tiny_obeys_the_real_couplings():
-    """DESIGN.md "Tiny model facts" hold for every spec."""
+    """docs/stack-facts.md's couplings hold for every spec."""
     for spec in SPECS.values():
         t = spec.transformer
         assert t["in_channels"] == 36 and t["out_channels"] == 16

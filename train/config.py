@@ -160,6 +160,8 @@ CHOICES = {
 def load_yaml(path: str | Path, _seen: tuple = ()) -> dict:
     """A YAML config as a dict, with ``extends:`` resolved (deep-merged, child wins)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"config {path} is a folder; give a YAML file (e.g. configs/tiny.yaml)")
     if not path.is_file():
         raise InputError(f"config file {path} does not exist")
     if path.resolve() in _seen:
@@ -336,6 +338,12 @@ def _check_paths(cfg: TrainConfig) -> None:
     ds = cfg.distributed.deepspeed_config
     if ds and not Path(ds).is_file():
         raise InputError(f"config key distributed.deepspeed_config: {ds} does not exist")
+    from loomis.io import check_output
+
+    try:  # an existing file there, a read-only folder: exit 2 now, not a traceback at the first save
+        check_output(cfg.train.output, "dir", create=True)
+    except InputError as exc:
+        raise InputError(f"train.output (--output): {exc}") from None
 
 
 def load_config(
