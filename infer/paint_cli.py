@@ -15,6 +15,7 @@ from loomis.errors import InputError
 from loomis.io import (
     IMAGE_SUFFIXES,
     OUTPUT_SUFFIXES,
+    check_output,
     check_writable,
     commit_together,
     contact_sheet,
@@ -146,6 +147,7 @@ def _outputs(args, inputs: list[Path]) -> list[Path]:
     folder = Path(args.output or ".")
     if folder.suffix:
         raise InputError("with --batch, -o is a folder for the videos")
+    check_output(folder, "dir", create=True)  # before mkdir: a read-only parent is exit 2, not a traceback
     folder.mkdir(parents=True, exist_ok=True)
     return [check_writable(folder / f"{p.stem}.{args.medium}.mp4") for p in inputs]
 
