@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-REPEATS = 5
+REPEATS = 3
 TARGET_S = 1.0
 HEAVY = ("torch", "torchvision", "diffusers", "transformers", "cv2", "scipy", "av")
 COMMANDS = [
@@ -32,6 +32,8 @@ COMMANDS = [
     ["loomis-data", "cache"],
     ["loomis-eval"],
     ["loomis-eval", "compare"],
+    ["loomis-lesson"],
+    ["loomis-studio"],
 ]
 
 

@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 
 from loomis.errors import InputError
-from loomis.models import check_diffusers_dir
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +76,8 @@ class DiffusersEditor:
 
     def __init__(self, model_dir: str, steps: int = 30, strength: float = 0.75):
         path = Path(model_dir)
+        from loomis.models import check_diffusers_dir  # torch: only when a model is given
+
         check_diffusers_dir(path, hint="--model")
         import torch
         from diffusers import AutoPipelineForImage2Image

@@ -7,7 +7,9 @@ import json
 import sys
 
 from loomis.cli import ArgumentParser, output_arg, run_main, setup_logging
-from loomis.lora import FORMATS, check_fits, convert_lora, read_lora
+
+# loomis.lora imports torch; --help must not (tests/test_entrypoints.py keeps this equal to lora.FORMATS)
+KEY_FORMATS = ("diffusers", "comfyui", "musubi")
 
 
 def build_parser() -> ArgumentParser:
@@ -22,7 +24,7 @@ def build_parser() -> ArgumentParser:
     c = sub.add_parser("convert", help="rewrite in another key format", formatter_class=p.formatter_class)
     c.add_argument("input", help="LoRA file in any supported format")
     c.add_argument("output", type=output_arg("file"), help="output .safetensors path (written atomically)")
-    c.add_argument("--to", required=True, choices=FORMATS, help="target key format")
+    c.add_argument("--to", required=True, choices=KEY_FORMATS, help="target key format")
     k = sub.add_parser("check", help="check that a LoRA fits a base model", formatter_class=p.formatter_class)
     k.add_argument("file", help="LoRA .safetensors file")
     k.add_argument(
@@ -34,6 +36,8 @@ def build_parser() -> ArgumentParser:
 
 
 def inspect_lora(path) -> dict:
+    from loomis.lora import read_lora
+
     lora = read_lora(path)
     n_params = sum(v.numel() for v in lora.state_dict.values())
     dtypes = sorted({str(v.dtype).removeprefix("torch.") for v in lora.state_dict.values()})
@@ -62,9 +66,12 @@ def _main(argv) -> int:
             for k, v in info.items():
                 print(f"{k:>10}: {v}")
     elif args.command == "convert":
+        from loomis.lora import convert_lora
+
         out = convert_lora(args.input, args.output, args.to)
         print(f"wrote {out} ({args.to} format)")
     elif args.command == "check":
+        from loomis.lora import check_fits, read_lora
         from loomis.models import meta_transformer
 
         lora = read_lora(args.file)

@@ -27,7 +27,6 @@ from loomis.io import (
 )
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, medium_names
 from loomis.paint import BACKENDS, PaintConfig, Painter
-from loomis.sampler import LoraSpec
 
 log = logging.getLogger("loomis-paint")
 
@@ -152,12 +151,18 @@ def _outputs(args, inputs: list[Path]) -> list[Path]:
     return [check_writable(folder / f"{p.stem}.{args.medium}.mp4") for p in inputs]
 
 
+def _lora_spec(text: str):
+    from loomis.sampler import LoraSpec  # torch: only when a LoRA is given
+
+    return LoraSpec.parse(text)
+
+
 def _config(args) -> PaintConfig:
     """Flags → PaintConfig: the parser's dests are the config's field names (``--lora`` → ``loras``)."""
     names = {f.name for f in fields(PaintConfig)} - {"loras", "start", "record_strokes"}
     start = load_image(args.from_canvas) if args.from_canvas else None
     return PaintConfig(
-        loras=[LoraSpec.parse(s) for s in args.lora],
+        loras=[_lora_spec(s) for s in args.lora],
         start=start,
         record_strokes=bool(args.strokes),
         **{n: getattr(args, n) for n in names},
@@ -177,6 +182,8 @@ def _strokes_path(args) -> Path | None:
 
 
 def _check_loras(cfg: PaintConfig) -> None:
+    if not cfg.loras:
+        return  # loomis.lora imports torch, which the procedural painter never needs
     from loomis.lora import read_lora
 
     for spec in cfg.loras:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,9 @@ from loomis import __version__
 from loomis.errors import InputError
 from loomis.geometry import buckets, check_painted_size, choose_bucket, parse_size
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
-from loomis.sampler import LoraSpec, SampleConfig, WanPainter
+
+if TYPE_CHECKING:  # the sampler imports torch: loaded only when the wan backend is used
+    from loomis.sampler import LoraSpec, WanPainter
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class Painter:
 
             model = cfg.model or os.environ.get("LOOMIS_MODEL")
             dtype = parse_dtype(cfg.dtype) if cfg.dtype else None
+            from loomis.sampler import WanPainter
+
             self.wan = WanPainter.load(
                 model,
                 dtype=dtype,
@@ -113,6 +117,8 @@ class Painter:
 
     def _paint_wan(self, image, medium: Medium, progress):
         cfg, wan = self.cfg, self.wan
+        from loomis.sampler import LoraSpec, SampleConfig
+
         loras = cfg.loras or ([LoraSpec(path=Path(medium.lora))] if medium.lora else [])
         wan.set_loras(loras)
         spec = wan.spec  # the matched spec (a local directory of tiny gets tiny's defaults)
