@@ -73,10 +73,14 @@ def _hook_cost() -> dict:
             int(line.split("|")[1]) for line in err.splitlines() if re.search(r"\|\s{3}loomis\.compat$", line)
         ]
         hook.append(us[0] / 1000 if us else 0.0)
+    import loomis.compat
     from loomis.compat import PTH_NAME, site_packages
 
+    cache = Path(loomis.compat.__file__).parent / "__pycache__"
     return {
         "pth_installed": (site_packages() / PTH_NAME).exists(),
+        # without cached bytecode (PYTHONDONTWRITEBYTECODE=1) every start compiles the 3 modules
+        "bytecode_cached": any(cache.glob("compat.*.pyc")),
         "hook_import_ms_min": round(min(hook), 2),
         "hook_import_ms_median": round(statistics.median(hook), 2),
         "python_startup_ms_min": round(min(total) * 1000, 1),
