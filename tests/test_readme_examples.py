@@ -36,6 +36,7 @@ NOT_HERE = {
     "pip install": "installs packages from the network",
     "torchrun ": "a multi-GPU launcher (the sharded cache and DeepSpeed runs are tested on gloo ranks)",
     "deepspeed ": "a multi-node launcher",
+    "loomis-studio": "starts a web server (tests/test_studio_browser.py drives it in a browser)",
 }
 # Commands that need the real Wan 2.1 14B weights (the tiny model cannot sample at 480p×81).
 NEEDS_WEIGHTS = (
@@ -65,7 +66,7 @@ def readme_commands() -> list[tuple[int, str]]:
 COMMANDS = readme_commands()
 
 
-HEAVY = re.compile(r"--model |^loomis-lora |^loomis-data (curate|cache|caption|variants|inspect) ")
+HEAVY = re.compile(r"--model |^loomis-lora |^loomis-lesson |^loomis-data (curate|cache|caption|variants|inspect) ")
 
 
 def _params():
@@ -143,8 +144,10 @@ def make_world(folder: Path, commands: list[str]) -> None:
         )
         make_tutorial(folder / "portrait.mp4", split, procedural_sequence((120, 90), steps=4))
         (folder / "loomis_videos.txt").write_text("portrait.mp4\n")
-    if "loomis-eval" in joined:
+    if "loomis-eval" in joined or "loomis-lesson" in joined:
         _videos(folder)
+        shutil.copy(folder / "gt.mp4", folder / "process.mp4")
+        shutil.copy(REPO / "loomis" / "lesson" / "paints.yaml", folder / "my_tubes.yaml")
     _loras(folder, full_size="loomis-lora check" in joined and "wan2.1-i2v-14b" in joined)
     if MODEL_DIR_PLACEHOLDER in joined or "loomis-data cache" in joined:
         from loomis.models import save_tiny
