@@ -66,7 +66,9 @@ def readme_commands() -> list[tuple[int, str]]:
 COMMANDS = readme_commands()
 
 
-HEAVY = re.compile(r"--model |^loomis-lora |^loomis-lesson |^loomis-data (curate|cache|caption|variants|inspect) ")
+HEAVY = re.compile(
+    r"--model |^loomis-lora |^loomis-lesson |^loomis-data (curate|cache|caption|variants|inspect) "
+)
 
 
 def _params():
