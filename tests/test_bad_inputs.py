@@ -14,13 +14,21 @@ from loomis_data.cli import main as data_main
 from loomis_eval.cli import main as eval_main
 from loomis_infer.lora_cli import main as lora_main
 from loomis_infer.paint_cli import main as paint_main
+from loomis_studio.lesson_cli import main as lesson_main
 from loomis_train.cli import main as train_main
 from PIL import Image
 
 from tests.readonly import readonly_dir
 
 REPO = Path(__file__).resolve().parents[1]
-MAINS = {"paint": paint_main, "lora": lora_main, "train": train_main, "data": data_main, "eval": eval_main}
+MAINS = {
+    "paint": paint_main,
+    "lora": lora_main,
+    "train": train_main,
+    "data": data_main,
+    "eval": eval_main,
+    "lesson": lesson_main,
+}
 
 
 @pytest.fixture
@@ -153,6 +161,8 @@ OUTPUTS = [
     ("paint", ["img.png", "-o", "folder.mp4"], "is an existing folder"),
     ("paint", ["img.png", "img.png", "--batch", "-o", "ro/videos"], "not writable"),
     ("eval", ["compare", "out.mp4", "a=out.mp4", "--out", "afile"], "is an existing file, not a folder"),
+    ("lesson", ["out.mp4", "-o", "ro/lesson"], "not writable"),
+    ("lesson", ["out.mp4", "-o", "nowhere/lesson"], "nowhere does not exist"),
 ]
 
 

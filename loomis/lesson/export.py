@@ -35,10 +35,9 @@ def check_output_dir(out: str | os.PathLike) -> Path:
             raise InputError(
                 f"output folder {out} holds other files; give a new folder (or an earlier lesson's)"
             )
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"output folder's parent {parent} does not exist; create it first")
-    return out
+    from loomis.io import check_output
+
+    return check_output(out, "dir")  # the shared check: missing parent, read-only folder
 
 
 def write_lesson(lesson: Lesson, out: str | os.PathLike, pdf: bool = True) -> Path:
