@@ -207,6 +207,8 @@ def build_tiny_components(seed: int = 0) -> dict:
     image_encoder = CLIPVisionModel(CLIPVisionConfig(**dict(spec.image_encoder)))
     torch.manual_seed(seed + 3)
     transformer = build_transformer(spec)
+    for module in (vae, text_encoder, image_encoder, transformer):
+        module.eval()  # built modules start in training mode: umT5's dropout made sampling random
     size = spec.image_size
     return {
         "transformer": transformer,
