@@ -12,7 +12,8 @@ import torch
 
 
 def _tiny_cpu() -> dict:
-    from loomis.sampler import SampleConfig, WanPainter
+    from loomis.sampler import SampleConfig
+    from loomis.wan import WanPainter
 
     t0 = time.perf_counter()
     painter = WanPainter.load("tiny", dtype=torch.float32, device="cpu")

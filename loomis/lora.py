@@ -29,7 +29,7 @@ from loomis.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-# Block Linear layers (DESIGN.md). "ffn.net.2" alone would also match the image embedder's MLP,
+# Block Linear layers (docs/inference.md "Model facts"). "ffn.net.2" alone would also match the image embedder's MLP,
 # which is why targets are anchored at "blocks.<n>." below.
 DEFAULT_TARGETS: tuple[str, ...] = (
     "attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0",
@@ -102,6 +102,20 @@ class LoraFile:
     @property
     def blocks(self) -> list[int]:
         return sorted({int(m.group(1)) for k in self.state_dict if (m := _BLOCK_KEY.match(k))})
+
+    def scaled_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors as ``load_lora_weights(state_dict)`` takes them: a state dict passed in
+        memory carries no PEFT config, so diffusers applies it with alpha = rank; the file's
+        alpha/rank scale is folded into each ``lora_B`` here (ComfyUI/musubi files: already folded
+        by diffusers' converters)."""
+        alpha = self.alpha
+        out = {}
+        for key, value in self.state_dict.items():
+            a = self.state_dict.get(key.replace(".lora_B.", ".lora_A.")) if ".lora_B.weight" in key else None
+            if a is not None and alpha != a.shape[0]:
+                value = (value.float() * (alpha / a.shape[0])).to(value.dtype)
+            out[key] = value
+        return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ pytestmark = pytest.mark.gpu
 
 
 def test_tiny_paints_in_bf16_on_gpu():
-    from loomis.sampler import SampleConfig, WanPainter
+    from loomis.sampler import SampleConfig
+    from loomis.wan import WanPainter
 
     painter = WanPainter.load("tiny", dtype=torch.bfloat16, device="cuda")
     image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from loomis.errors import InputError
-from loomis.sampler import LoraSpec, SampleConfig, paint_with_pipeline, prepare_condition, to_painting_order
+from loomis.sampler import SampleConfig, paint_with_pipeline, prepare_condition, to_painting_order
+from loomis.wan import LoraSpec
 
 
 class KnownOrderPipeline:
