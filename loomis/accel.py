@@ -1,17 +1,17 @@
 """Faster and leaner Wan sampling through diffusers' own mechanisms (nothing re-implemented).
 
 * Step caches (``StepCache``): ``transformer.enable_cache`` with FirstBlockCache, MagCache,
-  TaylorSeer (lite: the whole block stack is skipped on predicted steps), Pyramid Attention
-  Broadcast, or the lossless text K/V cache, applied for one sampling call at a time. Every call
-  counts, with plain forward hooks that change nothing, how many transformer passes ran the block
-  stack in full and how many were reused (``StepCache.last``).
+  TaylorSeer (lite: the whole block stack is skipped on predicted steps) or the lossless text K/V
+  cache. Every call counts, with forward hooks that change nothing, how many transformer passes
+  ran the block stack in full and how many were reused (``StepCache.last``).
 * ``prepare_pipeline``: fp8 weight storage (``enable_layerwise_casting``), placement / offloading
   (``model``, ``sequential``, ``group`` with CUDA streams), attention backend, context parallel
   (``loomis.parallel``), VAE tiling, and regional compilation (``compile_repeated_blocks``).
 
-FasterCache is not offered: it expects the conditional and unconditional branches in one batch,
-and the Wan I2V pipeline runs them as two calls (it fails with an IndexError). SeaCache's built-in
-adapter covers Wan T2V only.
+Not offered, because they do not fit Wan I2V in diffusers 0.42: FasterCache expects the conditional
+and unconditional branches in one batch and the pipeline runs them as two calls (IndexError);
+Pyramid Attention Broadcast keeps one state for both calls, so with guidance the unconditional pass
+would reuse the conditional pass's attention; SeaCache's built-in adapter covers Wan T2V only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from loomis.errors import InputError
 
 log = logging.getLogger(__name__)
 
-CACHES = ("none", "first-block", "magcache", "taylorseer", "pab", "text-kv")
+CACHES = ("none", "first-block", "magcache", "taylorseer", "text-kv")
 OFFLOADS = ("none", "model", "sequential", "group")
 VAE_TILING = ("auto", "on", "off")
 WEIGHT_DTYPES = ("fp8",)
@@ -34,7 +34,6 @@ CACHE_KNOBS = {
     "first-block": ("relative change of the first block's residual below which a pass is reused", 0.05),
     "magcache": ("accumulated magnitude-ratio error below which a pass is reused", 0.06),
     "taylorseer": ("transformer passes between full computations (predicted in between)", 3),
-    "pab": ("self-attention recomputed every N passes (broadcast in between)", 2),
 }
 
 
@@ -61,7 +60,7 @@ class AccelConfig:
         t = self.cache_threshold
         if t is not None and (not math.isfinite(t) or t <= 0):
             raise InputError(f"cache threshold must be a finite number > 0, got {t}")
-        if t is not None and self.cache in ("taylorseer", "pab") and t != int(t):
+        if t is not None and self.cache == "taylorseer" and t != int(t):
             raise InputError(f"--cache {self.cache} takes a whole number of passes as its threshold, got {t}")
         if self.offload != "none" and self.parallel:
             raise InputError("--offload and --parallel do not combine: each rank holds its own model")
@@ -87,46 +86,56 @@ class AccelConfig:
 class PassCounter:
     """Transformer calls, and how many of them ran each block / each attention in full. Plain
     torch forward hooks on sub-modules (``ffn`` of every block, ``to_q`` of both attentions): a
-    cache hook that skips a block or an attention skips these too, so the counts are what ran."""
+    cache hook that skips a block or an attention skips these too, so the counts are what ran.
+    The counts live in a tensor and the hooks are the same objects in every block, so compiled
+    blocks (``compile_repeated_blocks``) trace them once instead of recompiling per block or per
+    count (dynamo treats Python ints as constants)."""
 
     def __init__(self, transformer):
-        self.calls = self.full = self.block_runs = self.attention_runs = 0
+        import torch
+
+        self.calls = 0
+        self.counts = torch.zeros(3, dtype=torch.int64)  # block runs, full passes, attention runs
         blocks = list(transformer.blocks)
         self.n_blocks = len(blocks)
         self._handles = [transformer.register_forward_pre_hook(self._on_call)]
+        on_ffn, on_attention = self._on_ffn, self._on_attention
         for i, block in enumerate(blocks):
-            last = i == len(blocks) - 1
             self._handles.append(
-                block.ffn.register_forward_hook(self._on_block_last if last else self._on_block)
+                block.ffn.register_forward_hook(on_ffn if i < len(blocks) - 1 else self._on_last)
             )
             for attn in (block.attn1, block.attn2):
-                self._handles.append(attn.to_q.register_forward_hook(self._on_attention))
+                self._handles.append(attn.to_q.register_forward_hook(on_attention))
 
     def _on_call(self, *_):
         self.calls += 1
 
-    def _on_block(self, *_):
-        self.block_runs += 1
+    def reset(self) -> None:
+        self.calls = 0
+        self.counts.zero_()
 
-    def _on_block_last(self, *_):
-        self.block_runs += 1
-        self.full += 1
+    def _on_ffn(self, *_):
+        self.counts[0] += 1
+
+    def _on_last(self, *_):
+        self.counts[:2] += 1
 
     def _on_attention(self, *_):
-        self.attention_runs += 1
+        self.counts[2] += 1
 
     def remove(self) -> None:
         for h in self._handles:
             h.remove()
 
     def result(self) -> dict:
+        block_runs, full, attention_runs = (int(x) for x in self.counts)
         return {
             "transformer_passes": self.calls,
-            "computed_passes": self.full,
-            "reused_passes": self.calls - self.full,
-            "block_runs": self.block_runs,
+            "computed_passes": full,
+            "reused_passes": self.calls - full,
+            "block_runs": block_runs,
             "block_slots": self.calls * self.n_blocks,
-            "attention_runs": self.attention_runs,
+            "attention_runs": attention_runs,
             "attention_slots": self.calls * self.n_blocks * 2,
         }
 
@@ -135,44 +144,65 @@ class PassCounter:
 # step caches
 # --------------------------------------------------------------------------------------------
 class StepCache:
-    """One cache choice, enabled on the transformer for one sampling call at a time (hooks removed
-    afterwards, so a training transformer is left as it was). ``last``: the counts of the last
-    call, plus MagCache's calibrated ratios when it ran without ratios."""
+    """One cache choice for one transformer, installed on the first call and kept (diffusers
+    resets the hooks' state at the end of every pipeline call; kept hooks let a compiled block
+    stay compiled), re-installed only when the settings it depends on change. ``last``: what the
+    last call computed and reused, plus MagCache's calibrated ratios when it ran without any."""
 
     def __init__(self, accel: AccelConfig):
         self.accel = accel
         self.last: dict | None = None
+        self._key = None
+        self._transformer = None
+        self._counter: PassCounter | None = None
+        self._calibrating = False
 
     @contextlib.contextmanager
     def applied(self, pipe, sample):
-        transformer = pipe.transformer
-        config = self._config(pipe, sample.steps)
-        counter = PassCounter(transformer)
+        self._install(pipe, sample.steps)
+        self._counter.reset()
         calibration: dict[str, list[float]] = {}
-        watch = None
-        if config is not None:
-            transformer.enable_cache(config)
-            if self.accel.cache == "magcache" and config.calibrate:
-                watch = _watch_calibration(transformer, calibration)
+        watch = _watch_calibration(self._transformer, calibration) if self._calibrating else None
         try:
             with _stdout_to_log():  # diffusers prints MagCache results; stdout is the CLI's
                 yield
         finally:
             if watch is not None:
                 watch.remove()
-            if config is not None:
-                transformer.disable_cache()
-            counter.remove()
-            self.last = {"cache": self.accel.cache, "threshold": self.accel.threshold(), **counter.result()}
+            self.last = {
+                "cache": self.accel.cache,
+                "threshold": self.accel.threshold(),
+                **self._counter.result(),
+            }
             if calibration:
                 self.last["mag_ratios"] = calibration.get("cond") or next(iter(calibration.values()))
+
+    def _install(self, pipe, steps: int) -> None:
+        key = (id(pipe.transformer), steps if self.accel.cache == "magcache" else None)
+        if key == self._key:
+            return
+        self.remove()
+        self._transformer = pipe.transformer
+        config = self._config(pipe, steps)
+        if config is not None:
+            self._transformer.enable_cache(config)
+        self._calibrating = self.accel.cache == "magcache" and config.calibrate
+        self._counter = PassCounter(self._transformer)
+        self._key = key
+
+    def remove(self) -> None:
+        """Take the hooks off (the transformer is as it was before the first call)."""
+        if self._counter is not None:
+            self._counter.remove()
+        if self._transformer is not None and self._transformer.is_cache_enabled:
+            self._transformer.disable_cache()
+        self._key = self._transformer = self._counter = None
 
     def _config(self, pipe, steps: int):
         import torch
         from diffusers.hooks import (
             FirstBlockCacheConfig,
             MagCacheConfig,
-            PyramidAttentionBroadcastConfig,
             TaylorSeerCacheConfig,
             TextKVCacheConfig,
         )
@@ -190,11 +220,6 @@ class StepCache:
         if name == "taylorseer":
             return TaylorSeerCacheConfig(
                 use_lite_mode=True, cache_interval=int(t), taylor_factors_dtype=torch.float32
-            )
-        if name == "pab":
-            return PyramidAttentionBroadcastConfig(
-                spatial_attention_block_skip_range=int(t),
-                current_timestep_callback=lambda: pipe.current_timestep,
             )
         return TextKVCacheConfig()
 
@@ -266,8 +291,8 @@ def prepare_pipeline(pipe, accel: AccelConfig, device: str, dtype) -> None:
         enable_context_parallel(pipe.transformer, accel.parallel, accel.attention)
     if accel.vae_tiling == "on" or (accel.vae_tiling == "auto" and str(device).startswith("cuda")):
         pipe.vae.enable_tiling()  # only frames larger than one tile (256 px) are tiled
-    if accel.compile:
-        pipe.transformer.compile_repeated_blocks(fullgraph=True)
+    if accel.compile:  # the cache hooks' decisions run eagerly (torch.compiler.disable): no fullgraph
+        pipe.transformer.compile_repeated_blocks(fullgraph=accel.cache == "none")
 
 
 def place(pipe, offload: str, device: str) -> None:

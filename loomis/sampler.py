@@ -80,6 +80,8 @@ class SampleConfig:
         """What the run record (sidecar) says about sampling."""
         out = {k: v for k, v in asdict(self).items() if k not in ("negative_prompt", "max_sequence_length")}
         out["negative_prompt"] = self.negative_prompt if self.guidance > 1 else None
+        if isinstance(self.size, tuple):
+            out["size"] = list(self.size)
         return out
 
 
