@@ -117,7 +117,7 @@ class WanPainter:
         check_fits(lora, self.pipe.transformer)
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
         name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem)[:40] + "_" + digest
-        self.pipe.load_lora_weights(lora.scaled_state_dict(), adapter_name=name)
+        self.pipe.load_lora_weights(lora.diffusers_state_dict(), adapter_name=name)
         if name not in self.pipe.get_list_adapters().get("transformer", []):
             keys = ", ".join(list(lora.state_dict)[:3])
             raise InputError(f"LoRA {path.name}: diffusers loaded none of its tensors (keys such as {keys})")
