@@ -24,7 +24,7 @@ from loomis.accel import AccelConfig, read_ratios
 from loomis.errors import InputError
 from loomis.geometry import parse_size
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
-from loomis.parallel import init_distributed, rank_info
+from loomis.parallel import frames_agree, init_distributed, rank_info
 from loomis.sampler import SampleConfig, resolve_sampling
 from loomis.wan import LoraSpec, WanPainter
 
@@ -156,6 +156,10 @@ class Painter:
         sc = self.sampling(medium)
         prompt = build_prompt(medium, cfg.caption)
         frames = wan.paint(image, prompt, sc, progress)
+        if wan.accel.parallel:
+            parallel = {"mode": wan.accel.parallel, "ranks": rank_info().world, "ranks_agree": frames_agree(frames)}
+            if not parallel["ranks_agree"]:
+                log.error("context parallel: the ranks' frames differ (rank 0's are written)")
         extra = {
             "prompt": prompt,
             "negative_prompt": sc.negative_prompt if sc.guidance > 1 else None,
@@ -166,6 +170,7 @@ class Painter:
             "loras": [{"path": str(s.path), "weight": s.weight} for s in loras],
             "accel": wan.accel.record(),
             "cache": wan.cache.last,
+            "parallel": parallel if wan.accel.parallel else None,
             "load_s": round(wan.timings.get("load_s", 0.0), 3),
         }
         return frames, sc.fps, extra

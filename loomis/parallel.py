@@ -50,8 +50,8 @@ def rank_info() -> RankInfo:
 
 def parse_parallel(text: str) -> tuple[str, int]:
     m = _PARALLEL.match(text or "")
-    if not m or int(m.group(2)) < 1:
-        raise InputError(f"--parallel takes ulysses=N or ring=N (N >= 1), got {text!r}")
+    if not m or int(m.group(2)) < 2:
+        raise InputError(f"--parallel takes ulysses=N or ring=N (N >= 2 processes), got {text!r}")
     return m.group(1), int(m.group(2))
 
 
@@ -124,3 +124,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
         raise InputError(f"--shard takes I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+def frames_agree(frames) -> bool:
+    """True when every rank holds the same frames (a digest compared across the process group)."""
+    import hashlib
+
+    import torch.distributed as dist
+
+    digest = hashlib.sha1(b"".join(f.tobytes() for f in frames)).hexdigest()
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return True
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, digest)
+    return len(set(gathered)) == 1
