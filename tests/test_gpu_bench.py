@@ -38,3 +38,45 @@ def test_forced_reuse_timings_classify_passes():
     assert (fbc["computed"], fbc["reused"]) == (1, 3)
     kv = time_cache(model, inputs, "cpu", "text-kv", passes=2)
     assert (kv["computed"], kv["reused"]) == (2, 0) and not model.is_cache_enabled
+
+
+def _bench_gpu():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu_script", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_per_video_estimates_from_measured_passes():
+    gpu = _bench_gpu()
+    r = {
+        "plain": {"s_per_pass": 2.0},
+        "compile": {"s_per_pass": 1.5},
+        "fp8": {"s_per_pass": 1.2},
+        "pipeline": {"decode_s": 6.0},
+        "caches": {"first-block": {"reused_s": 0.1}},
+    }
+    e = gpu.estimates(r)
+    assert e["plain_video_s"] == 40 * 2 * 2.0 + 6.0
+    assert e["fast_preset_video_s"] == 4 * 1.2 + 6.0  # the fastest measured pass, one per step
+    assert e["first-block_half_reused_with_compile_ratio"] == round((0.5 * 1.5 + 0.5 * 0.1) / 2.0, 3)
+    assert gpu.estimates({}) == {"note": "no plain measurement"}
+
+
+@pytest.mark.slow  # every section at toy size on CPU: ~1 min on a busy 2-core machine
+def test_gpu_script_rehearses_end_to_end(tmp_path):
+    import json
+
+    out = tmp_path / "gpu.json"
+    assert _bench_gpu().main(["--rehearse", "--out", str(out), "--budget", "600"]) == 0
+    r = json.loads(out.read_text())
+    assert r["plain"]["finite"] and r["plain"]["input_dependent"] and r["plain"]["s_per_pass"] > 0
+    assert set(r["caches"]) == {"first-block", "magcache", "taylorseer", "text-kv", "section_s"}
+    assert r["compile"]["finite"] and r["pipeline"]["finite"] and r["fp8"]["finite"]
+    assert isinstance(r["attention"]["flash"], str | dict) and "fast_preset_video_s" in r["estimates"]
