@@ -113,7 +113,11 @@ class LoraFile:
         if self.format not in ("comfyui", "musubi"):
             alpha = self.alpha
             for key, value in self.state_dict.items():
-                a = self.state_dict.get(key.replace(".lora_B.", ".lora_A.")) if ".lora_B.weight" in key else None
+                a = (
+                    self.state_dict.get(key.replace(".lora_B.", ".lora_A."))
+                    if ".lora_B.weight" in key
+                    else None
+                )
                 if a is not None and alpha != a.shape[0]:
                     out[key] = (value.float() * (alpha / a.shape[0])).to(value.dtype)
         if any(k.endswith(".lora_B.bias") for k in out):

@@ -157,7 +157,11 @@ class Painter:
         prompt = build_prompt(medium, cfg.caption)
         frames = wan.paint(image, prompt, sc, progress)
         if wan.accel.parallel:
-            parallel = {"mode": wan.accel.parallel, "ranks": rank_info().world, "ranks_agree": frames_agree(frames)}
+            parallel = {
+                "mode": wan.accel.parallel,
+                "ranks": rank_info().world,
+                "ranks_agree": frames_agree(frames),
+            }
             if not parallel["ranks_agree"]:
                 log.error("context parallel: the ranks' frames differ (rank 0's are written)")
         extra = {
