@@ -11,7 +11,20 @@ from dataclasses import fields
 from pathlib import Path
 
 from loomis.accel import CACHE_KNOBS, CACHES, OFFLOADS, VAE_TILING, WEIGHT_DTYPES
-from loomis.cli import ArgumentParser, progress_enabled, run_main, setup_logging
+from loomis.cli import (
+    ArgumentParser,
+    device_arg,
+    float_range,
+    fps_arg,
+    frames_arg,
+    guidance_arg,
+    progress_enabled,
+    run_main,
+    seed_arg,
+    setup_logging,
+    size_arg,
+    steps_arg,
+)
 from loomis.errors import InputError
 from loomis.io import (
     IMAGE_SUFFIXES,
@@ -34,6 +47,11 @@ from loomis.wan import LoraSpec
 from .batch import Manifest, completed, output_names
 
 log = logging.getLogger("loomis-paint")
+
+SHIFT_ARG = float_range(0.0, 100.0, "a shift above ~20 puts every step at the noisy end", lo_open=True)
+THRESHOLD_ARG = float_range(
+    0.0, 1000.0, "taylorseer: passes between full ones; others: a relative change", lo_open=True
+)
 
 
 def build_parser() -> ArgumentParser:
@@ -74,22 +92,35 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--caption", default=None, help="what the picture shows (the prompt adds the medium)")
     p.add_argument(
-        "--frames", type=int, default=None, help="frame count (wan: 4k+1); default: medium/model default"
+        "--frames",
+        type=frames_arg,
+        default=None,
+        help="frame count (wan: 4k+1); default: medium/model default",
     )
     p.add_argument(
-        "--fps", type=float, default=None, help="output frame rate; default: 16 (wan), 8 (procedural)"
+        "--fps", type=fps_arg, default=None, help="output frame rate; default: 16 (wan), 8 (procedural)"
     )
-    p.add_argument("--steps", type=int, default=None, help="denoising steps (wan); default: the medium's")
     p.add_argument(
-        "--guidance", type=float, default=None, help="classifier-free guidance (wan); default: the medium's"
+        "--steps", type=steps_arg, default=None, help="denoising steps (wan); default: the medium's"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--guidance",
+        type=guidance_arg,
+        default=None,
+        help="classifier-free guidance (wan); default: the medium's",
+    )
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed")
     p.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, help="negative prompt (wan)")
     p.add_argument(
-        "--size", default=None, help="480p | 720p | WxH; default: the model's (procedural: long side 832)"
+        "--size",
+        type=size_arg,
+        default=None,
+        help="480p | 720p | WxH; default: the model's (procedural: long side 832)",
     )
     p.add_argument("--dtype", default=None, help="bf16 | fp16 | fp32; default: bf16 on GPU, fp32 on CPU")
-    p.add_argument("--device", default=None, help="cuda | cuda:N | cpu; default: cuda when available")
+    p.add_argument(
+        "--device", type=device_arg, default=None, help="cuda | cuda:N | cpu; default: cuda when available"
+    )
     _sampling_flags(p)
     _speed_flags(p)
     p.add_argument("--speed", default="human", help="procedural: how progress is spread over time")
@@ -128,14 +159,14 @@ def _sampling_flags(p: ArgumentParser) -> None:
                    "guidance 1 - for a step-distilled LoRA (lightx2v, CausVid) given with --lora")  # fmt: skip
     g.add_argument("--scheduler", default=None, choices=SCHEDULERS, help="flow-matching solver")
     g.add_argument(
-        "--shift", type=float, default=None, help="sigma shift (model default: 3 at 480p, 5 at 720p)"
+        "--shift", type=SHIFT_ARG, default=None, help="sigma shift (model default: 3 at 480p, 5 at 720p)"
     )
 
 
 def _speed_flags(p: ArgumentParser) -> None:
     g = p.add_argument_group("speed and memory (wan backend; docs/inference.md)")
     g.add_argument("--cache", default="none", choices=CACHES, help="reuse transformer work across steps")
-    g.add_argument("--cache-threshold", type=float, default=None,
+    g.add_argument("--cache-threshold", type=THRESHOLD_ARG, default=None,
                    help="; ".join(f"{k}: {v[0]} (default {v[1]})" for k, v in CACHE_KNOBS.items()))  # fmt: skip
     g.add_argument("--cache-ratios", default=None, metavar="FILE",
                    help="magcache: ratios (JSON list, or the sidecar of a calibration run, i.e. "

@@ -149,7 +149,7 @@ def test_cli_records_counts_and_reuses_calibrated_ratios(tmp_path, rgb_image, ca
     [
         (["--cache", "pab"], "invalid choice"),
         (["--cache", "taylorseer", "--cache-threshold", "2.5"], "whole number"),
-        (["--cache", "first-block", "--cache-threshold", "nan"], "finite number > 0"),
+        (["--cache", "first-block", "--cache-threshold", "nan"], "must be a finite number"),
         (["--cache-ratios", "missing.json", "--cache", "magcache"], "cannot read cache ratios"),
     ],
 )
