@@ -15,14 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from loomis.accel import AccelConfig, StepCache, prepare_pipeline
 from loomis.errors import InputError
-from loomis.lora import LoraFile, check_fits, read_lora
 from loomis.sampler import SampleConfig, paint_with_pipeline
 from loomis.specs import ModelSpec
+
+if TYPE_CHECKING:  # loomis.lora imports torch: only when a LoRA is read (--help stays light)
+    from loomis.lora import LoraFile
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class LoraSpec:
         return cls(Path(path), float(weight) if weight is not None else 1.0)
 
     def read(self) -> LoraFile:
+        from loomis.lora import read_lora
+
         if self.file is None:
             self.file = read_lora(self.path)
         return self.file
@@ -113,6 +118,8 @@ class WanPainter:
         self.active = list(zip(names, weights))
 
     def _load_adapter(self, lora: LoraFile) -> str:
+        from loomis.lora import check_fits
+
         path = lora.path
         check_fits(lora, self.pipe.transformer)
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]

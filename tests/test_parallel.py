@@ -127,10 +127,12 @@ def _run(argv) -> int:
 
 
 def test_shards_in_one_process_resume_and_report(tmp_path, monkeypatch, capsys):
-    """The default-run twin of the 2-process test: shards 0/2 and 1/2 one after the other."""
+    """The default-run twin of the 2-process test: shards 0/2 and 1/2 one after the other (the
+    procedural backend: the bookkeeping does not depend on the backend, and it needs no model)."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOOMIS_MODEL", raising=False)
     _gallery(tmp_path)
-    args = ["a", "b", "--batch", *TINY, "-o", "out"]
+    args = ["a", "b", "--batch", "--frames", "3", "-o", "out"]
     codes = [_run(args + ["--shard", f"{i}/2"]) for i in range(2)]
     err = capsys.readouterr().err
     assert sorted(codes) == [0, 2] and "failed: bad.png" in err
@@ -149,6 +151,6 @@ def test_a_foreign_output_is_not_overwritten(tmp_path, monkeypatch, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "z.acrylic.mp4").write_bytes(b"someone else's")
     (tmp_path / "out" / "z.acrylic.mp4.json").write_text(json.dumps({"input": "/elsewhere/z.png"}))
-    assert _run(["b/z.png", "b/w.jpg", "--batch", *TINY, "-o", "out"]) == 2
+    assert _run(["b/z.png", "b/w.jpg", "--batch", "--frames", "3", "-o", "out"]) == 2
     assert "holds the result of another input" in capsys.readouterr().err
     assert (tmp_path / "out" / "z.acrylic.mp4").read_bytes() == b"someone else's"

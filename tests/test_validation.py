@@ -45,3 +45,20 @@ def test_ground_truth_uses_the_training_clip_indices(tmp_path, rgb_image):
     for got, i in zip(target.truth, expected):
         assert np.array_equal(got, frames[i])
     assert np.array_equal(target.image, frames[-1])
+
+
+def test_validate_takes_the_paint_caches_and_leaves_no_hooks(tiny_pipe, tmp_path, rgb_image):
+    from loomis.accel import AccelConfig, StepCache
+
+    pipe, cache = tiny_pipe(), StepCache(AccelConfig(cache="first-block", cache_threshold=0.05))
+
+    def settings(t):
+        return resolve_sampling(SPECS["tiny"], t.medium, frames=5, steps=4, size=(32, 32))
+
+    report = validate(
+        pipe, [Target("a", rgb_image, get_medium("oil"))], settings, tmp_path, "cpu", cache=cache
+    )
+    counts = report["samples"]["a"]["cache"]
+    assert counts["transformer_passes"] == 8 and counts["computed_passes"] + counts["reused_passes"] == 8
+    assert not pipe.transformer.is_cache_enabled  # the training transformer is left as it was
+    assert not pipe.transformer.blocks[0].ffn._forward_hooks

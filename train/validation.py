@@ -59,9 +59,12 @@ def validate(
     out_dir: Path,
     device,
     pdp: Callable | None = None,
+    cache=None,
 ) -> dict:
     """Paint every target, write ``<name>.mp4`` at the medium's fps and ``validation.json``;
-    returns the report (per-sample prompt, settings, PDP when ground truth and ``pdp`` exist)."""
+    returns the report (per-sample prompt, settings, PDP when ground truth and ``pdp`` exist).
+    ``cache``: a ``loomis.accel.StepCache``, as ``loomis-paint --cache`` uses it (taken off the
+    training transformer afterwards)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     was_training = pipe.transformer.training
     pipe.transformer.eval()
@@ -71,13 +74,17 @@ def validate(
         for t in targets:
             sample = settings(t)
             prompt = build_prompt(t.medium, t.caption)
-            frames = paint_with_pipeline(pipe, t.image, prompt, sample)
+            frames = paint_with_pipeline(pipe, t.image, prompt, sample, cache=cache)
             write_video(out_dir / f"{t.name}.mp4", frames, fps=sample.fps)
             row = report["samples"][t.name] = {"prompt": prompt, "sampling": sample.record(), "pdp": None}
+            if cache is not None:
+                row["cache"] = cache.last
             if pdp is not None and t.truth is not None:
                 h, w = frames[0].shape[:2]
                 row["pdp"] = float(pdp(frames, [resize(f, (w, h)) for f in t.truth]).pdp)
     finally:
+        if cache is not None:
+            cache.remove()
         pipe.transformer.train(was_training)
         _encoders_to(pipe, "cpu")  # keep accelerator memory for training between validations
     scores = [r["pdp"] for r in report["samples"].values() if r["pdp"] is not None]
