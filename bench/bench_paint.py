@@ -2,8 +2,10 @@
 call, side by side in one run — transformer passes computed (ratio to the plain call), wall time
 (ratio; each option timed between two plain calls, best of the repeats) and how far its frames are
 from the plain frames. On the tiny model the VAE dominates the wall time, so the time spent inside
-the transformer is reported too. Timings on a shared 2-core machine are noisy (best of 3); the
-ratios of passes are exact.
+the transformer is reported too; still, a tiny pass costs milliseconds, about what the cache and
+LoRA hooks cost themselves, so the time ratios here show that overhead and the noise of a shared
+2-core machine (best of 3), not the saving: the pass ratios are exact, and the seconds saved per
+pass at full size are ``make bench-gpu``'s.
 The full-size GPU measurements are ``make bench-gpu`` (``bench/gpu.py``).
 """
 

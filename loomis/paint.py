@@ -112,8 +112,8 @@ class Painter:
             dtype = parse_dtype(cfg.dtype) if cfg.dtype else None
             accel = cfg.accel()
             device = cfg.device
-            if accel.parallel or rank_info().world > 1:
-                device = init_distributed(device)
+            if accel.parallel or rank_info().world > 1:  # torchrun: a device per rank; a group for --parallel
+                device = init_distributed(device, group=bool(accel.parallel))
             self.wan = WanPainter.load(model, dtype=dtype, device=device, accel=accel, seed=cfg.seed)
         elif cfg.loras:
             raise InputError("--lora needs the wan backend (give --model or --backend wan)")

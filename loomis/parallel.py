@@ -55,8 +55,9 @@ def parse_parallel(text: str) -> tuple[str, int]:
     return m.group(1), int(m.group(2))
 
 
-def init_distributed(device: str | None) -> str | None:
-    """Start the process group once (NCCL on GPUs, gloo on CPUs); returns this rank's device."""
+def init_distributed(device: str | None, group: bool = True) -> str | None:
+    """This rank's device (its own GPU under torchrun) and, with ``group``, the process group
+    (NCCL on GPUs, gloo on CPUs; started once). Sharded batch painting needs no group."""
     import torch
     import torch.distributed as dist
 
@@ -65,7 +66,7 @@ def init_distributed(device: str | None) -> str | None:
     if on_gpu:
         device = f"cuda:{info.local_rank}"
         torch.cuda.set_device(info.local_rank)
-    if info.world > 1 and not dist.is_initialized():
+    if group and info.world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if on_gpu else "gloo")
     return device
 
