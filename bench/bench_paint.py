@@ -128,7 +128,7 @@ def _parallel(image_path: Path, work: Path) -> dict:
     timings = {}
     for name, prefix, extra in (
         ("one process", [str(bin_dir / "loomis-paint")], []),
-        ("ulysses=2 (2 gloo ranks)", [str(bin_dir / "torchrun"), "--nproc_per_node=2", "--master_port=29655",
+        ("ulysses=2 (2 gloo ranks)", [str(bin_dir / "torchrun"), "--nproc_per_node=2", f"--master_port={_free_port()}",
                                       "--no-python", str(bin_dir / "loomis-paint")], ["--parallel", "ulysses=2"]),
     ):  # fmt: skip
         t0 = time.perf_counter()
@@ -137,6 +137,14 @@ def _parallel(image_path: Path, work: Path) -> dict:
         )
         timings[name] = round(time.perf_counter() - t0, 2) if proc.returncode == 0 else "failed"
     return timings
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run(out_dir) -> dict:

@@ -24,8 +24,16 @@ def _env():
     return env
 
 
-def _torchrun(n: int, port: int, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    cmd = [str(BIN / "torchrun"), f"--nproc_per_node={n}", f"--master_port={port}", "--no-python"]
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(n: int, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    cmd = [str(BIN / "torchrun"), f"--nproc_per_node={n}", f"--master_port={_free_port()}", "--no-python"]
     cmd += [str(BIN / "loomis-paint"), *args]
     return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
 
@@ -39,7 +47,7 @@ def test_ulysses_over_two_gloo_ranks_equals_one_rank(tmp_path):
 
     image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
     Image.fromarray(image).save(tmp_path / "in.png")
-    proc = _torchrun(2, 29641, ["in.png", *TINY, "--parallel", "ulysses=2", "-o", "two"], tmp_path)
+    proc = _torchrun(2, ["in.png", *TINY, "--parallel", "ulysses=2", "-o", "two"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with pytest.raises(SystemExit) as exc:
         main([str(tmp_path / "in.png"), *TINY, "-o", str(tmp_path / "one")])
@@ -66,7 +74,7 @@ def _gallery(root: Path) -> list[Path]:
 def test_sharded_batch_paints_each_image_once_and_resumes(tmp_path):
     _gallery(tmp_path)
     args = ["a", "b", "--batch", *TINY, "-o", "out"]
-    first = _torchrun(2, 29642, args, tmp_path)  # each rank takes every 2nd image
+    first = _torchrun(2, args, tmp_path)  # each rank takes every 2nd image
     assert first.returncode != 0 and "1 of " in first.stderr and "failed: bad.png" in first.stderr
     out = tmp_path / "out"
     videos = sorted(p.name for p in out.glob("*.mp4"))
