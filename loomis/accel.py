@@ -62,6 +62,10 @@ class AccelConfig:
             raise InputError(f"cache threshold must be a finite number > 0, got {t}")
         if t is not None and self.cache == "taylorseer" and t != int(t):
             raise InputError(f"--cache {self.cache} takes a whole number of passes as its threshold, got {t}")
+        if self.cache_ratios and self.cache != "magcache":
+            raise InputError(
+                f"--cache-ratios are MagCache's: use them with --cache magcache, not {self.cache!r}"
+            )
         if self.offload != "none" and self.parallel:
             raise InputError("--offload and --parallel do not combine: each rank holds its own model")
         return self

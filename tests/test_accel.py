@@ -88,6 +88,7 @@ def test_vae_tiling_switch(setting, expected):
         (AccelConfig(parallel="ulysses=2"), "needs 2 processes"),
         (AccelConfig(parallel="tensor=2"), "ulysses=N or ring=N"),
         (AccelConfig(attention="warp-drive"), "unknown attention backend"),
+        (AccelConfig(cache="first-block", cache_ratios=(1.0, 1.0)), "use them with --cache magcache"),
     ],
 )
 def test_bad_options_are_input_errors(accel, msg):
