@@ -10,7 +10,7 @@ HOOK    = $(VENV)/.loomis-torchvision-hook
 # Also honoured inside packages' isolated build environments (a plain -c is not).
 export PIP_CONSTRAINT := $(abspath constraints.txt)
 
-.PHONY: install test test-all lint format demo bench clean
+.PHONY: install test test-all lint format demo bench bench-gpu clean
 
 install: $(STAMP) $(HOOK)
 
@@ -50,6 +50,13 @@ demo: install
 bench: install
 	mkdir -p bench/results
 	$(PY) -m bench.run --out bench/results
+
+# On a GPU machine (CUDA torch; diffusers carried as wheels if missing: docs/inference.md). Needs no
+# install: it runs from the checkout. ARGS=--rehearse rehearses every section at toy size on a CPU.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+bench-gpu:
+	mkdir -p bench/results
+	$(GPU_PYTHON) bench/gpu.py $(ARGS)
 
 clean:
 	rm -rf demo_out .pytest_cache

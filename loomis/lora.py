@@ -103,6 +103,29 @@ class LoraFile:
     def blocks(self) -> list[int]:
         return sorted({int(m.group(1)) for k in self.state_dict if (m := _BLOCK_KEY.match(k))})
 
+    def diffusers_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors as ``load_lora_weights(state_dict)`` takes them. A state dict passed in
+        memory carries no PEFT config, so diffusers applies it with alpha = rank: the file's
+        alpha/rank scale is folded into each ``lora_B`` here (ComfyUI/musubi files: already folded
+        by diffusers' converters). Once any module has a LoRA bias (``.diff_b`` in step-distill
+        files) diffusers expects one on every module: the others get zeros."""
+        out = dict(self.state_dict)
+        if self.format not in ("comfyui", "musubi"):
+            alpha = self.alpha
+            for key, value in self.state_dict.items():
+                a = (
+                    self.state_dict.get(key.replace(".lora_B.", ".lora_A."))
+                    if ".lora_B.weight" in key
+                    else None
+                )
+                if a is not None and alpha != a.shape[0]:
+                    out[key] = (value.float() * (alpha / a.shape[0])).to(value.dtype)
+        if any(k.endswith(".lora_B.bias") for k in out):
+            for key, value in self.state_dict.items():
+                if key.endswith(".lora_B.weight") and key[: -len("weight")] + "bias" not in out:
+                    out[key[: -len("weight")] + "bias"] = value.new_zeros(value.shape[0])
+        return out
+
 
 # --------------------------------------------------------------------------------------------
 # creating and saving

@@ -10,7 +10,6 @@ import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
 
 import yaml
 
@@ -35,11 +34,10 @@ class Medium:
     sampler: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     procedural: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
-    def sampler_default(self, key: str, fallback: Any) -> Any:
-        return self.sampler.get(key, fallback)
-
 
 _FIELDS = {"kind", "description", "words", "lora", "faithful", "sampler", "procedural"}
+# What a medium row may set for the wan backend (everything else comes from the model spec).
+SAMPLER_KEYS = frozenset({"frames", "steps", "guidance", "fps", "scheduler", "shift"})
 
 
 @functools.cache
@@ -54,6 +52,9 @@ def registry() -> MappingProxyType:
             raise ValueError(f"mediums.yaml: medium {name!r} has unknown keys {sorted(unknown)}")
         if row.get("kind") not in ("process", "transfer"):
             raise ValueError(f"mediums.yaml: medium {name!r} needs kind: process|transfer")
+        bad_sampler = set(row.get("sampler") or {}) - SAMPLER_KEYS
+        if bad_sampler:
+            raise ValueError(f"mediums.yaml: medium {name!r} has unknown sampler keys {sorted(bad_sampler)}")
         out[name] = Medium(
             name=name,
             kind=row["kind"],
@@ -71,8 +72,11 @@ def medium_names() -> list[str]:
     return list(registry())
 
 
-def get_medium(name: str) -> Medium:
-    """The medium called ``name``; an unknown name is an InputError listing the valid ones."""
+def get_medium(name: str | Medium) -> Medium:
+    """The medium called ``name`` (a ``Medium`` is returned as it is: callers pass the object
+    down, not its name); an unknown name is an InputError listing the valid ones."""
+    if isinstance(name, Medium):
+        return name
     reg = registry()
     if name not in reg:
         raise InputError(f"unknown medium {name!r}; valid mediums: {', '.join(reg)}")
@@ -81,7 +85,6 @@ def get_medium(name: str) -> Medium:
 
 def build_prompt(medium: Medium | str, caption: str | None = None) -> str:
     """``"<medium words> Step by step painting process. <caption>"``."""
-    if isinstance(medium, str):
-        medium = get_medium(medium)
+    medium = get_medium(medium)
     caption = (caption or "").strip() or DEFAULT_CAPTION
     return PROMPT_TEMPLATE.format(words=medium.words, caption=caption)

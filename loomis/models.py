@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from loomis.errors import InputError
+from loomis.schedulers import make_scheduler
 from loomis.specs import SPECS, ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,6 @@ class ResolvedModel:
     spec: ModelSpec | None
     location: str | None  # directory or hub id
     label: str  # what to record in sidecars and LoRA metadata
-
-    @property
-    def spec_name(self) -> str:
-        return self.spec.name if self.spec else "custom"
 
 
 def resolve_model(name_or_path: str) -> ResolvedModel:
@@ -92,12 +89,15 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
 def _hf_cached(hub_id: str | None) -> str | None:
     if not hub_id:
         return None
-    try:
-        from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
+    try:
         return snapshot_download(hub_id, local_files_only=True)
-    except Exception:  # not in the cache (several exception types depending on hub version)
+    except LocalEntryNotFoundError:  # not in the cache; anything else (unreadable cache) is reported
         return None
+    except OSError as exc:
+        raise InputError(f"cannot read the Hugging Face cache for {hub_id}: {exc}") from None
 
 
 def check_device(name: str | None) -> None:
@@ -128,18 +128,23 @@ def check_diffusers_dir(path: Path, hint: str) -> None:
 
 
 def _guess_spec(path: Path) -> ModelSpec | None:
-    """Match a directory's transformer config against the spec table (for metadata only)."""
+    """Match a directory's transformer config against the spec table (sampling defaults and
+    metadata). The 480p and 720p releases share one architecture: the folder's scheduler shift
+    tells them apart (it only picks the spec; the shift used is the spec's)."""
     import json
 
     cfg_file = path / "transformer" / "config.json"
     if not cfg_file.exists():
         return None
     cfg = json.loads(cfg_file.read_text())
-    for spec in SPECS.values():
-        keys = ("num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim")
-        if all(cfg.get(k) == spec.transformer[k] for k in keys):
-            return spec
-    return None
+    keys = ("num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim")
+    matches = [s for s in SPECS.values() if all(cfg.get(k) == s.transformer[k] for k in keys)]
+    if len(matches) > 1:
+        sched_file = path / "scheduler" / "scheduler_config.json"
+        shift = json.loads(sched_file.read_text()).get("flow_shift") if sched_file.exists() else None
+        by_shift = [s for s in matches if s.flow_shift == shift]
+        matches = by_shift or matches
+    return matches[0] if matches else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,6 +231,8 @@ def build_tiny_components(seed: int = 0) -> dict:
     image_encoder = CLIPVisionModel(CLIPVisionConfig(**dict(spec.image_encoder)))
     torch.manual_seed(seed + 3)
     transformer = build_transformer(spec)
+    for module in (vae, text_encoder, image_encoder, transformer):
+        module.eval()  # built modules start in training mode: umT5's dropout made sampling random
     size = spec.image_size
     return {
         "transformer": transformer,
@@ -236,20 +243,8 @@ def build_tiny_components(seed: int = 0) -> dict:
         "image_processor": CLIPImageProcessor(
             size={"shortest_edge": size}, crop_size={"height": size, "width": size}
         ),
-        "scheduler": make_scheduler(spec.flow_shift),
+        "scheduler": make_scheduler(spec.flow_shift, spec.scheduler),
     }
-
-
-def make_scheduler(flow_shift: float):
-    """The Wan 2.1 sampler: UniPC in flow-prediction mode with a shifted sigma schedule."""
-    from diffusers import UniPCMultistepScheduler
-
-    return UniPCMultistepScheduler(
-        prediction_type="flow_prediction",
-        use_flow_sigmas=True,
-        num_train_timesteps=1000,
-        flow_shift=flow_shift,
-    )
 
 
 def save_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
@@ -330,14 +325,11 @@ def _loading(resolved: ResolvedModel, what: str):
 
 def load_pipeline(model: ResolvedModel | str, dtype: torch.dtype = torch.bfloat16, seed: int = 0):
     """A ``WanImageToVideoPipeline`` for ``model`` from ``load_transformer`` and
-    ``load_frozen_components``; the scheduler comes from the model directory (``tiny``: the spec's)."""
-    from diffusers import WanImageToVideoPipeline
+    ``load_frozen_components``. The model folder's scheduler is not read: the sampler sets the
+    solver and shift for every call from the resolved sampling settings (``loomis.sampler``)."""
+    from loomis.sampler import build_pipeline
 
     resolved = resolve_model(model) if isinstance(model, str) else model
-    parts = dict(
-        load_frozen_components(resolved, dtype, seed), transformer=load_transformer(resolved, dtype, seed)
+    return build_pipeline(
+        load_transformer(resolved, dtype, seed), load_frozen_components(resolved, dtype, seed), resolved.spec
     )
-    if resolved.kind == "tiny":
-        return WanImageToVideoPipeline(**parts, scheduler=make_scheduler(resolved.spec.flow_shift))
-    with _loading(resolved, "the scheduler"):  # only what is not passed in is read from disk
-        return WanImageToVideoPipeline.from_pretrained(resolved.location, **parts, torch_dtype=dtype)

@@ -13,23 +13,25 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from loomis import __version__
+from loomis.accel import AccelConfig, read_ratios
 from loomis.errors import InputError
-from loomis.geometry import buckets, check_painted_size, choose_bucket, parse_size
+from loomis.geometry import check_painted_size, parse_size
 from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium, build_prompt, get_medium
-
-if TYPE_CHECKING:  # the sampler imports torch: loaded only when the wan backend is used
-    from loomis.sampler import LoraSpec, WanPainter
+from loomis.parallel import frames_agree, init_distributed, rank_info
+from loomis.sampler import SampleConfig, resolve_sampling
+from loomis.wan import LoraSpec, WanPainter
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "wan", "procedural")
+PROCEDURAL_FRAMES, PROCEDURAL_FPS = 49, 8.0  # the weight-free painter's defaults
 PROVENANCE = (
     "Generated reconstruction of how this picture could have been painted (Loomis). It is not a "
     "record of how the picture was actually made."
@@ -38,21 +40,35 @@ PROVENANCE = (
 
 @dataclass
 class PaintConfig:
+    """One run's choices; ``None`` means "the resolved default" (``loomis.sampler.resolve_sampling``:
+    preset > medium > model spec). The CLI's flags map onto these fields by name."""
+
     backend: str = "auto"
     model: str | None = None  # spec name, Diffusers directory or hub id (wan backend)
     loras: list[LoraSpec] = field(default_factory=list)
     caption: str | None = None
-    frames: int | None = None  # None: the backend's / medium's default
+    frames: int | None = None
     fps: float | None = None
     steps: int | None = None
     guidance: float | None = None
     seed: int = 0
-    size: str | None = None  # 480p | 720p | WxH; None: the model's default (procedural: max side)
+    size: str | None = None  # 480p | 720p | WxH; None: the model's canvas (procedural: long side 832)
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    preset: str | None = None  # a named bundle of sampling settings (loomis.sampler.PRESETS)
+    scheduler: str | None = None  # unipc | euler | dpm++
+    shift: float | None = None
     dtype: str | None = None
     device: str | None = None
+    # acceleration and memory (loomis.accel.AccelConfig)
     offload: str = "none"
     attention: str | None = None
+    cache: str = "none"
+    cache_threshold: float | None = None
+    cache_ratios: str | tuple[float, ...] | None = None  # MagCache ratios, or a file holding them
+    compile: bool = False
+    weights_dtype: str | None = None
+    vae_tiling: str = "auto"
+    parallel: str | None = None
     speed: str = "human"  # procedural: how progress is spread over time
     start: np.ndarray | None = None  # procedural: the learner's canvas to continue from (--from)
     record_strokes: bool = False  # procedural: keep every stroke for export (--strokes)
@@ -63,6 +79,13 @@ class PaintConfig:
         if self.backend != "auto":
             return self.backend
         return "wan" if (self.model or os.environ.get("LOOMIS_MODEL")) else "procedural"
+
+    def accel(self) -> AccelConfig:
+        ratios = self.cache_ratios
+        if ratios is not None and not isinstance(ratios, tuple):
+            ratios = read_ratios(ratios)
+        names = {f.name for f in fields(AccelConfig)} - {"cache_ratios"}
+        return AccelConfig(cache_ratios=ratios, **{n: getattr(self, n) for n in names}).validate()
 
 
 @dataclass
@@ -87,23 +110,18 @@ class Painter:
 
             model = cfg.model or os.environ.get("LOOMIS_MODEL")
             dtype = parse_dtype(cfg.dtype) if cfg.dtype else None
-            from loomis.sampler import WanPainter
-
-            self.wan = WanPainter.load(
-                model,
-                dtype=dtype,
-                device=cfg.device,
-                offload=cfg.offload,
-                attention=cfg.attention,
-                seed=cfg.seed,
-            )
+            accel = cfg.accel()
+            device = cfg.device
+            if accel.parallel or rank_info().world > 1:  # torchrun: a device per rank; a group for --parallel
+                device = init_distributed(device, group=bool(accel.parallel))
+            self.wan = WanPainter.load(model, dtype=dtype, device=device, accel=accel, seed=cfg.seed)
         elif cfg.loras:
             raise InputError("--lora needs the wan backend (give --model or --backend wan)")
 
     def paint(
         self, image: np.ndarray, medium: str | Medium, progress: Callable[[int, int], None] | None = None
     ) -> PaintResult:
-        medium = get_medium(medium) if isinstance(medium, str) else medium
+        medium = get_medium(medium)
         if image.ndim != 3 or image.shape[0] < 2 or image.shape[1] < 2:
             raise InputError(f"image must be at least 2x2 pixels, got shape {image.shape}")
         t0 = time.perf_counter()
@@ -115,38 +133,53 @@ class Painter:
         record = self._record(medium, frames, fps, extra, time.perf_counter() - t0)
         return PaintResult(frames=frames, fps=fps, record=record, strokes=strokes)
 
+    def sampling(self, medium: Medium) -> SampleConfig:
+        """The wan backend's settings for ``medium`` (resolved once per call, in one place)."""
+        cfg = self.cfg
+        names = (
+            "frames",
+            "steps",
+            "guidance",
+            "fps",
+            "size",
+            "seed",
+            "scheduler",
+            "shift",
+            "negative_prompt",
+        )
+        return resolve_sampling(self.wan.spec, medium, cfg.preset, **{n: getattr(cfg, n) for n in names})
+
     def _paint_wan(self, image, medium: Medium, progress):
         cfg, wan = self.cfg, self.wan
-        from loomis.sampler import LoraSpec, SampleConfig
-
         loras = cfg.loras or ([LoraSpec(path=Path(medium.lora))] if medium.lora else [])
         wan.set_loras(loras)
-        spec = wan.spec  # the matched spec (a local directory of tiny gets tiny's defaults)
-        tiny = spec is not None and spec.name == "tiny"
-        size = cfg.size or (_tiny_size(image, spec) if tiny else _named_size(spec))
-        sc = SampleConfig(
-            frames=cfg.frames or (spec.frames if tiny else medium.sampler_default("frames", 81)),
-            steps=cfg.steps or medium.sampler_default("steps", 40),
-            guidance=cfg.guidance if cfg.guidance is not None else medium.sampler_default("guidance", 5.0),
-            seed=cfg.seed,
-            size=size,
-            negative_prompt=cfg.negative_prompt,
-        )
+        sc = self.sampling(medium)
         prompt = build_prompt(medium, cfg.caption)
         image_wh = (image.shape[1], image.shape[0])
-        check_painted_size(image_wh, parse_size(sc.size, image_wh))  # before sampling, not after
+        check_painted_size(image_wh, sc.canvas_size(image_wh))  # before sampling, not after
         frames = wan.paint(image, prompt, sc, progress)
-        fps = cfg.fps or medium.sampler_default("fps", 16)
+        if wan.accel.parallel:
+            parallel = {
+                "mode": wan.accel.parallel,
+                "ranks": rank_info().world,
+                "ranks_agree": frames_agree(frames),
+            }
+            if not parallel["ranks_agree"]:
+                log.error("context parallel: the ranks' frames differ (rank 0's are written)")
         extra = {
             "prompt": prompt,
             "negative_prompt": sc.negative_prompt if sc.guidance > 1 else None,
             "model": wan.model_label,
             "steps": sc.steps,
             "guidance": sc.guidance,
+            "sampling": sc.record(),
             "loras": [{"path": str(s.path), "weight": s.weight} for s in loras],
+            "accel": wan.accel.record(),
+            "cache": wan.cache.last,
+            "parallel": parallel if wan.accel.parallel else None,
             "load_s": round(wan.timings.get("load_s", 0.0), 3),
         }
-        return frames, fps, extra
+        return frames, sc.fps, extra
 
     def _paint_procedural(self, image, medium: Medium, progress):
         try:
@@ -156,7 +189,7 @@ class Painter:
         except ImportError:
             raise InputError("the procedural backend is not available in this installation") from None
         cfg = self.cfg
-        frames_n = cfg.frames or 49
+        frames_n = cfg.frames or PROCEDURAL_FRAMES
         if frames_n < 2:
             raise InputError(f"frames must be >= 2, got {frames_n}")
         max_side = _max_side(cfg.size, image)
@@ -166,7 +199,7 @@ class Painter:
             frames=frames_n, seed=cfg.seed, speed=cfg.speed, max_side=max_side, start=cfg.start
         )
         recorder = StrokeRecorder() if cfg.record_strokes else None
-        frames = procedural_paint(image, medium.name, pc, progress, on_stroke=recorder)
+        frames = procedural_paint(image, medium, pc, progress, on_stroke=recorder)
         extra = {
             "strokes": recorder,
             "continued_from_canvas": cfg.start is not None,
@@ -176,7 +209,7 @@ class Painter:
             "speed": cfg.speed,
             "max_side": max_side,
         }
-        return frames, cfg.fps or 8.0, extra
+        return frames, cfg.fps or PROCEDURAL_FPS, extra
 
     def _record(self, medium: Medium, frames, fps, extra: dict, paint_s: float) -> dict:
         h, w = frames[0].shape[:2]
@@ -195,17 +228,9 @@ class Painter:
         }
 
 
-def paint(image: np.ndarray, medium: str, cfg: PaintConfig | None = None) -> PaintResult:
+def paint(image: np.ndarray, medium: str | Medium, cfg: PaintConfig | None = None) -> PaintResult:
     """One-shot convenience: build a ``Painter`` and paint one image."""
     return Painter(cfg or PaintConfig()).paint(image, medium)
-
-
-def _tiny_size(image: np.ndarray, spec) -> tuple[int, int]:
-    return choose_bucket(image.shape[1], image.shape[0], buckets(spec.size[0] * spec.size[1]))
-
-
-def _named_size(spec) -> str:
-    return "720p" if spec is not None and spec.size[1] >= 720 else "480p"
 
 
 def _max_side(size: str | None, image: np.ndarray) -> int:

@@ -1,43 +1,60 @@
 """The one sampling path for the Wan backend: used by ``loomis-paint``, by validation during
 training and by evaluation.
 
+* ``resolve_sampling(spec, medium, preset, **overrides)`` is the one place sampling settings are
+  decided: explicit values > the preset > the medium's row > the model spec.
+* ``paint_with_pipeline`` sets the pipeline's solver and shift from those settings (the model
+  folder's scheduler is never used), letterboxes the image into a Wan-sized canvas exactly as
+  training does, generates, crops the pad away and flips the frames into painting order.
+
 The Loomis Painter LoRAs were trained on painting videos played backwards, so Wan generates the
 process *in reverse*: the input image is the I2V first frame (finished painting) and the last
-generated frame is the blank canvas. ``paint_with_pipeline`` letterboxes the image into a Wan-sized
-canvas exactly as training does, generates, crops the pad away and flips the frames into painting
-order (frame 0 = blank canvas, last = the input).
+generated frame is the blank canvas; frame 0 of the result is the blank canvas.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
-import re
-import time
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 from PIL import Image
 
 from loomis.errors import InputError
-from loomis.geometry import Box, check_frames, parse_size, resize_and_pad
-from loomis.lora import check_fits, read_lora
-from loomis.mediums import DEFAULT_NEGATIVE_PROMPT
-from loomis.specs import ModelSpec
+from loomis.geometry import Box, buckets, check_frames, choose_bucket, parse_size, resize_and_pad
+from loomis.mediums import DEFAULT_NEGATIVE_PROMPT, Medium
+from loomis.schedulers import SCHEDULERS, make_scheduler, scheduler_name, scheduler_shift
+from loomis.specs import DEFAULT_SPEC, SPECS, ModelSpec
 
 log = logging.getLogger(__name__)
 
+_BASE = SPECS[DEFAULT_SPEC]
 
-@dataclass
+# Named bundles of sampling settings. "fast": what step- and CFG-distilled Wan 2.1 I2V LoRAs
+# (lightx2v, CausVid) were distilled for — 4 Euler flow steps at shift 5, no classifier-free
+# guidance (one transformer pass per step). Stack such a LoRA with the painting LoRA (--lora).
+PRESETS = {
+    "fast": {"steps": 4, "guidance": 1.0, "scheduler": "euler", "shift": 5.0},
+}
+
+
+@dataclass(frozen=True)
 class SampleConfig:
-    frames: int = 81
-    steps: int = 40
-    guidance: float = 5.0
+    """Everything one sampling call depends on. Build it with ``resolve_sampling``; the defaults
+    here are the 480p spec's (for direct use in tests and benchmarks)."""
+
+    frames: int = _BASE.frames
+    steps: int = _BASE.steps
+    guidance: float = _BASE.guidance
+    fps: float = _BASE.fps
     seed: int = 0
-    size: str | tuple[int, int] = "480p"  # 480p | 720p | WxH | (w, h)
+    size: str | tuple[int, int] | None = None  # 480p | 720p | WxH | (w, h); None: ``area``
+    area: int = _BASE.size[0] * _BASE.size[1]  # canvas pixel budget when ``size`` is None
+    scheduler: str = _BASE.scheduler
+    shift: float = _BASE.flow_shift
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
     max_sequence_length: int = 512  # umT5 context is padded to 512 tokens (docs/stack-facts.md)
 
@@ -45,14 +62,61 @@ class SampleConfig:
         check_frames(self.frames)
         if self.steps < 1:
             raise InputError(f"steps must be >= 1, got {self.steps}")
-        if self.guidance < 0:
-            raise InputError(f"guidance must be >= 0, got {self.guidance}")
+        for name in ("guidance", "fps", "shift"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (value == 0 and name != "guidance"):
+                raise InputError(f"{name} must be a finite number {'>= 0' if name == 'guidance' else '> 0'}")
+        if self.scheduler not in SCHEDULERS:
+            raise InputError(f"unknown scheduler {self.scheduler!r}; use one of {', '.join(SCHEDULERS)}")
         return self
 
+    def canvas_size(self, image_wh: tuple[int, int]) -> tuple[int, int]:
+        """The (w, h) Wan generates at for an image of ``image_wh``."""
+        if self.size is None:
+            return choose_bucket(*image_wh, buckets(self.area))
+        return parse_size(self.size, image_wh)
 
-def prepare_condition(image: np.ndarray, size: str | tuple[int, int]) -> tuple[np.ndarray, Box]:
-    """Letterbox ``image`` into the Wan canvas for ``size``; returns (canvas, content box)."""
-    wh = parse_size(size, (image.shape[1], image.shape[0]))
+    def record(self) -> dict:
+        """What the run record (sidecar) says about sampling."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("negative_prompt", "max_sequence_length")}
+        out["negative_prompt"] = self.negative_prompt if self.guidance > 1 else None
+        if isinstance(self.size, tuple):
+            out["size"] = list(self.size)
+        return out
+
+
+def resolve_sampling(
+    spec: ModelSpec | None, medium: Medium | None = None, preset: str | None = None, **overrides
+) -> SampleConfig:
+    """The sampling settings for one call, decided in one place. Precedence: ``overrides`` (values
+    that are not None: flags, config keys) > ``preset`` > the medium's ``sampler`` row > the model
+    spec (frames, steps, guidance, fps, canvas area, scheduler and shift)."""
+    spec = spec or SPECS[DEFAULT_SPEC]
+    values = dict(
+        frames=spec.frames,
+        steps=spec.steps,
+        guidance=spec.guidance,
+        fps=spec.fps,
+        area=spec.size[0] * spec.size[1],
+        scheduler=spec.scheduler,
+        shift=spec.flow_shift,
+    )
+    if medium is not None:
+        values.update(medium.sampler)
+    if preset:
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        values.update(PRESETS[preset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(values.get("size"), list):
+        values["size"] = tuple(values["size"])
+    return SampleConfig(**values).validate()
+
+
+def prepare_condition(image: np.ndarray, cfg: SampleConfig | str | tuple[int, int]) -> tuple[np.ndarray, Box]:
+    """Letterbox ``image`` into the Wan canvas; returns (canvas, content box)."""
+    image_wh = (image.shape[1], image.shape[0])
+    wh = cfg.canvas_size(image_wh) if isinstance(cfg, SampleConfig) else parse_size(cfg, image_wh)
     return resize_and_pad(image, wh)
 
 
@@ -68,19 +132,35 @@ def to_painting_order(model_frames: np.ndarray | Sequence[np.ndarray], box: Box)
     return out
 
 
+def use_scheduler(pipe, cfg: SampleConfig) -> None:
+    """Give ``pipe`` the solver and shift of ``cfg`` (replaced only when they differ)."""
+    current = getattr(pipe, "scheduler", None)
+    if (
+        current is not None
+        and scheduler_name(current) == cfg.scheduler
+        and scheduler_shift(current) == cfg.shift
+    ):
+        return
+    pipe.scheduler = make_scheduler(cfg.shift, cfg.scheduler)
+
+
 def paint_with_pipeline(
     pipe,
     image: np.ndarray,
     prompt: str,
     cfg: SampleConfig,
     progress: Callable[[int, int], None] | None = None,
+    cache=None,
 ) -> list[np.ndarray]:
     """Generate the painting process of ``image`` with a ``WanImageToVideoPipeline``; returns
-    ``cfg.frames`` uint8 frames in painting order at the generated resolution (pad removed)."""
+    ``cfg.frames`` uint8 frames in painting order at the generated resolution (pad removed).
+    ``cache``: a ``loomis.accel.StepCache`` applied for this call (its ``last`` holds the counts)."""
+    import torch
+
     cfg.validate()
-    canvas, box = prepare_condition(image, cfg.size)
+    use_scheduler(pipe, cfg)
+    canvas, box = prepare_condition(image, cfg)
     height, width = canvas.shape[:2]
-    device = getattr(pipe, "_execution_device", "cpu")
     generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
 
     def on_step(_pipe, step, _t, kwargs):
@@ -89,166 +169,34 @@ def paint_with_pipeline(
         return kwargs
 
     pipe.set_progress_bar_config(disable=True)  # progress goes through ``progress`` (rank/TTY aware)
-    log.debug("sampling %dx%d, %d frames, %d steps on %s", width, height, cfg.frames, cfg.steps, device)
-    out = pipe(
-        image=Image.fromarray(canvas),
-        prompt=prompt,
-        negative_prompt=cfg.negative_prompt if cfg.guidance > 1 else None,
-        height=height,
-        width=width,
-        num_frames=cfg.frames,
-        num_inference_steps=cfg.steps,
-        guidance_scale=cfg.guidance,
-        generator=generator,
-        output_type="np",
-        callback_on_step_end=on_step,
-        max_sequence_length=cfg.max_sequence_length,
-    )
+    log.debug("sampling %dx%d, %d frames, %d steps (%s, shift %g)", width, height, cfg.frames, cfg.steps,
+              cfg.scheduler, cfg.shift)  # fmt: skip
+    applied = cache.applied(pipe, cfg) if cache is not None else contextlib.nullcontext()
+    with applied:
+        out = pipe(
+            image=Image.fromarray(canvas),
+            prompt=prompt,
+            negative_prompt=cfg.negative_prompt if cfg.guidance > 1 else None,
+            height=height,
+            width=width,
+            num_frames=cfg.frames,
+            num_inference_steps=cfg.steps,
+            guidance_scale=cfg.guidance,
+            generator=generator,
+            output_type="np",
+            callback_on_step_end=on_step,
+            max_sequence_length=cfg.max_sequence_length,
+        )
     return to_painting_order(out.frames[0], box)
 
 
-# --------------------------------------------------------------------------------------------
-# a loaded model with swappable LoRAs
-# --------------------------------------------------------------------------------------------
-@dataclass
-class LoraSpec:
-    path: Path
-    weight: float = 1.0
+def build_pipeline(transformer, frozen: dict, spec: ModelSpec | None = None):
+    """A ``WanImageToVideoPipeline`` around ``transformer`` and the frozen components (vae, text
+    encoder, tokenizer, image encoder, image processor), with the spec's solver and shift; every
+    sampling call then sets the solver and shift it resolved (``use_scheduler``)."""
+    from diffusers import WanImageToVideoPipeline
 
-    @classmethod
-    def parse(cls, text: str) -> LoraSpec:
-        """``PATH`` or ``PATH:WEIGHT`` (a finite number; ``x.safetensors:abc`` blames the weight)."""
-        m = re.match(r"^(.*?)(?::(-?[0-9]*\.?[0-9]+))?$", text)
-        path, weight = m.group(1), m.group(2)
-        if not path:
-            raise InputError(f"--lora needs PATH[:WEIGHT], got {text!r}")
-        head, sep, tail = text.rpartition(":")
-        if weight is None and sep and head.lower().endswith(".safetensors") and not Path(text).exists():
-            raise InputError(
-                f"--lora {text}: weight {tail!r} is not a number; use PATH:WEIGHT, e.g. {head}:0.8"
-            )
-        w = float(weight) if weight is not None else 1.0
-        if not -10.0 <= w <= 10.0:
-            raise InputError(
-                f"--lora {text}: weight must be from -10 to 10 (beyond, a LoRA swamps the model)"
-            )
-        return cls(Path(path), w)
-
-
-@dataclass
-class WanPainter:
-    """A Wan 2.1 I2V pipeline loaded once, with LoRAs that can be stacked, re-weighted, switched,
-    disabled, fused and unloaded without reloading the base model."""
-
-    pipe: object
-    model_label: str = ""
-    spec: ModelSpec | None = None  # the spec the model matches, for size/frame defaults
-    adapters: dict[str, str] = field(default_factory=dict)  # resolved file path -> adapter name
-    active: list[tuple[str, float]] = field(default_factory=list)  # (adapter name, weight)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def load(
-        cls,
-        model: str,
-        dtype: torch.dtype | None = None,
-        device: str | None = None,
-        offload: str = "none",
-        attention: str | None = None,
-        seed: int = 0,
-    ) -> WanPainter:
-        from loomis.models import check_device, load_pipeline, resolve_model
-
-        check_device(device)  # before any loading: "--device cuda" on a CPU machine is exit 2
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-        t0 = time.perf_counter()
-        resolved = resolve_model(model)
-        pipe = load_pipeline(resolved, dtype=dtype, seed=seed)
-        if offload == "model":
-            pipe.enable_model_cpu_offload()
-        elif offload == "sequential":
-            pipe.enable_sequential_cpu_offload()
-        elif offload == "none":
-            pipe.to(device)
-        else:
-            raise InputError(f"offload must be none, model or sequential, got {offload!r}")
-        if attention:
-            set_attention_backend(pipe.transformer, attention)
-        painter = cls(pipe=pipe, model_label=resolved.label, spec=resolved.spec)
-        painter.timings["load_s"] = time.perf_counter() - t0
-        return painter
-
-    def set_loras(self, loras: Sequence[LoraSpec]) -> None:
-        """Make exactly ``loras`` active with their weights (loading each file only once)."""
-        names, weights = [], []
-        for spec in loras:
-            key = str(spec.path.resolve())
-            if key not in self.adapters:
-                self.adapters[key] = self._load_adapter(spec.path)
-            names.append(self.adapters[key])
-            weights.append(spec.weight)
-        if names:
-            self.pipe.enable_lora()
-            self.pipe.set_adapters(names, adapter_weights=weights)
-        elif self.adapters:
-            self.pipe.disable_lora()
-        self.active = list(zip(names, weights))
-
-    def _load_adapter(self, path: Path) -> str:
-        lora = read_lora(path)
-        check_fits(lora, self.pipe.transformer)
-        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
-        name = re.sub(r"[^A-Za-z0-9_]", "_", path.stem)[:40] + "_" + digest
-        self.pipe.load_lora_weights(str(path), adapter_name=name)
-        log.info(
-            "loaded LoRA %s (%s format, rank %d, alpha %g) as %s",
-            path.name,
-            lora.format,
-            lora.rank,
-            lora.alpha,
-            name,
-        )
-        return name
-
-    def disable_loras(self) -> None:
-        self.set_loras([])
-
-    def fuse(self, lora_scale: float = 1.0) -> None:
-        """Fold the active LoRAs into the base weights (faster sampling; ``unfuse`` restores)."""
-        self.pipe.fuse_lora(lora_scale=lora_scale, adapter_names=[n for n, _ in self.active] or None)
-
-    def unfuse(self) -> None:
-        self.pipe.unfuse_lora()
-
-    def unload(self) -> None:
-        self.pipe.unload_lora_weights()
-        self.adapters.clear()
-        self.active = []
-
-    def paint(
-        self,
-        image: np.ndarray,
-        prompt: str,
-        cfg: SampleConfig,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> list[np.ndarray]:
-        return paint_with_pipeline(self.pipe, image, prompt, cfg, progress)
-
-
-def attention_backends() -> list[str]:
-    from diffusers.models.attention_dispatch import AttentionBackendName
-
-    return [b.value for b in AttentionBackendName]
-
-
-def set_attention_backend(transformer, name: str) -> None:
-    valid = attention_backends()
-    if name not in valid:
-        raise InputError(f"unknown attention backend {name!r}; diffusers offers: {', '.join(valid)}")
-    try:
-        transformer.set_attention_backend(name)
-    except (ImportError, RuntimeError, ValueError) as exc:
-        raise InputError(
-            f"attention backend {name!r} is not usable here: {str(exc).splitlines()[0]}"
-        ) from None
+    spec = spec or SPECS[DEFAULT_SPEC]
+    return WanImageToVideoPipeline(
+        transformer=transformer, scheduler=make_scheduler(spec.flow_shift, spec.scheduler), **frozen
+    )

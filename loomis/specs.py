@@ -23,9 +23,14 @@ class ModelSpec:
     name: str
     hub_id: str | None
     env_var: str | None
-    size: tuple[int, int]  # default (width, height)
+    size: tuple[int, int]  # default (width, height); its area sets the canvas for any aspect
     frames: int  # default frame count (4k+1)
     flow_shift: float  # sampler's flow shift (Wan: 3.0 at 480p, 5.0 at 720p)
+    # Sampling defaults as Wan's own generate.py uses them for I2V (loomis.sampler.resolve_sampling).
+    steps: int = 40
+    guidance: float = 5.0
+    fps: float = 16.0  # Wan 2.1 is trained on 16 fps video
+    scheduler: str = "unipc"  # UniPC in flow-prediction mode (Wan's default solver)
     transformer: MappingProxyType = field(default_factory=lambda: _frozen({}))
     vae: MappingProxyType = field(default_factory=lambda: _frozen({}))
     text_encoder: MappingProxyType = field(default_factory=lambda: _frozen({}))
@@ -33,10 +38,6 @@ class ModelSpec:
     image_size: int = 224  # CLIP image processor size
     max_sequence_length: int = 512
     description: str = ""
-
-    @property
-    def inner_dim(self) -> int:
-        return self.transformer["num_attention_heads"] * self.transformer["attention_head_dim"]
 
 
 _WAN14B_TRANSFORMER = {
@@ -174,6 +175,9 @@ SPECS: MappingProxyType = _frozen(
         ),
     }
 )
+
+
+DEFAULT_SPEC = _WAN14B_480P.name  # what a model of unknown shape (a hub id) samples like
 
 
 def get_spec(name: str) -> ModelSpec:

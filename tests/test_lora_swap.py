@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from loomis import lora as L
-from loomis.sampler import LoraSpec, SampleConfig, WanPainter
+from loomis.sampler import SampleConfig
+from loomis.wan import LoraSpec, WanPainter
 
 CFG = SampleConfig(frames=5, steps=2, guidance=1.0, size=(32, 32), seed=3)
 PROMPT = "An oil painting. Step by step painting process. A picture."

@@ -6,8 +6,9 @@ import torch
 
 from loomis.errors import InputError
 from loomis.models import build_transformer, resolve_model, save_tiny
-from loomis.sampler import SampleConfig, WanPainter
+from loomis.sampler import SampleConfig
 from loomis.specs import SPECS
+from loomis.wan import WanPainter
 
 
 def test_tiny_obeys_the_real_couplings():

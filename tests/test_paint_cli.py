@@ -206,9 +206,10 @@ def test_zero_size_image(tmp_path, capsys):
     )
     p = tmp_path / "zero.png"
     p.write_bytes(data)
-    code, _, err = run([str(p), "--model", "tiny"], capsys)
-    assert code == 2 and err.startswith("error:")
-    assert np is not None
+    out = tmp_path / "o.mp4"
+    code, _, err = run([str(p), "--model", "tiny", "-o", str(out)], capsys)
+    assert code == 2 and err.startswith("error:") and "zero.png" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and sorted(q.name for q in tmp_path.iterdir()) == ["zero.png"]
 
 
 def test_no_model_runs_procedural_backend_and_says_so(tmp_path, img, rgb_image, capsys, monkeypatch):

@@ -1,49 +1,101 @@
-"""Validation during training: sample painting processes from fixed images with the same sampler
-as ``loomis-paint`` (``loomis.sampler.paint_with_pipeline``) and, for validation samples with
-ground truth, score them with PDP (``loomis.metrics.pdp``) when that module is importable."""
+"""Validation during training: paint fixed images (and held-out dataset samples) with the training
+transformer through the same sampler as ``loomis-paint`` — ``loomis.sampler.resolve_sampling``
+decides the settings, ``paint_with_pipeline`` sets the solver and samples — and, for samples with
+ground truth, score them with PDP (``loomis.metrics.pdp``) when that module is importable.
+
+``validate`` takes explicit inputs (a pipeline, targets, a settings function, an output folder);
+``run_validation(trainer)`` only gathers them from the trainer.
+"""
 
 from __future__ import annotations
 
 import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from loomis.geometry import choose_bucket
 from loomis.io import load_image, resize, write_json, write_video
-from loomis.mediums import build_prompt
+from loomis.mediums import Medium, build_prompt, get_medium
+from loomis.sampler import SampleConfig, build_pipeline, paint_with_pipeline, resolve_sampling
 
 from . import distributed as D
+from .data import bucket_list, clip_indices
 
 log = logging.getLogger(__name__)
 
+_PIPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # training transformer -> its pipeline
 
-def _targets(trainer) -> list[tuple[str, np.ndarray, str, list[np.ndarray] | None]]:
-    """(name, image, prompt, ground-truth frames in painting order or None)."""
-    v = trainer.cfg.validation
-    medium = v.medium or (trainer.mediums[0] if trainer.mediums else "acrylic")
-    out = [(f"image{i}", load_image(p), build_prompt(medium), None) for i, p in enumerate(v.images)]
-    if trainer.cfg.data.path:
-        from loomis.dataset import read_dataset
 
-        samples, _ = read_dataset(trainer.cfg.data.path, split=v.split, on_bad="skip")
-        for s in samples[: v.max_samples]:
-            idx = np.linspace(0, s.num_frames - 1, trainer.cfg.data.frames).round().astype(int)
-            gt = s.load_frames(list(idx))
-            out.append((s.id, gt[-1], build_prompt(s.medium, s.caption), gt))
+@dataclass
+class Target:
+    name: str
+    image: np.ndarray  # the condition: the finished picture
+    medium: Medium
+    caption: str | None = None
+    truth: list[np.ndarray] | None = None  # ground-truth frames in painting order
+
+
+def dataset_targets(path, split: str, max_samples: int, frames: int, resample: str) -> list[Target]:
+    """Held-out samples, their ground truth picked with the training clip indices."""
+    from loomis.dataset import read_dataset
+
+    samples, _ = read_dataset(path, split=split, on_bad="skip")
+    out = []
+    for s in samples[:max_samples]:
+        clip = clip_indices(s.progress, s.times, frames, resample)  # clip order: finished first
+        truth = s.load_frames(list(reversed(clip)))  # painting order
+        out.append(Target(s.id, truth[-1], get_medium(s.medium), s.caption, truth))
     return out
 
 
-def run_validation(trainer) -> None:
-    """Rank 0 samples; the others wait. Skips (with a note) what cannot run here."""
-    if getattr(trainer.engine, "zero_stage", 0) == 3:
-        log.info("validation skipped under ZeRO-3 (parameters are partitioned); validate the exported LoRA")
-    elif trainer.env.is_main:
-        try:
-            from loomis.sampler import SampleConfig, paint_with_pipeline
-        except ImportError:
-            log.info("validation skipped: loomis.sampler is not available")
-        else:
-            _sample_all(trainer, SampleConfig, paint_with_pipeline)
-    D.barrier()
+def validate(
+    pipe,
+    targets: list[Target],
+    settings: Callable[[Target], SampleConfig],
+    out_dir: Path,
+    device,
+    pdp: Callable | None = None,
+    cache=None,
+) -> dict:
+    """Paint every target, write ``<name>.mp4`` at the medium's fps and ``validation.json``;
+    returns the report (per-sample prompt, settings, PDP when ground truth and ``pdp`` exist).
+    ``cache``: a ``loomis.accel.StepCache``, as ``loomis-paint --cache`` uses it (taken off the
+    training transformer afterwards)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    was_training = pipe.transformer.training
+    pipe.transformer.eval()
+    _encoders_to(pipe, device)
+    report: dict = {"samples": {}}
+    try:
+        for t in targets:
+            sample = settings(t)
+            prompt = build_prompt(t.medium, t.caption)
+            frames = paint_with_pipeline(pipe, t.image, prompt, sample, cache=cache)
+            write_video(out_dir / f"{t.name}.mp4", frames, fps=sample.fps)
+            row = report["samples"][t.name] = {"prompt": prompt, "sampling": sample.record(), "pdp": None}
+            if cache is not None:
+                row["cache"] = cache.last
+            if pdp is not None and t.truth is not None:
+                h, w = frames[0].shape[:2]
+                row["pdp"] = float(pdp(frames, [resize(f, (w, h)) for f in t.truth]).pdp)
+    finally:
+        if cache is not None:
+            cache.remove()
+        pipe.transformer.train(was_training)
+        _encoders_to(pipe, "cpu")  # keep accelerator memory for training between validations
+    scores = [r["pdp"] for r in report["samples"].values() if r["pdp"] is not None]
+    report["pdp"] = float(np.mean(scores)) if scores else None
+    write_json(out_dir / "validation.json", report)
+    return report
+
+
+def _encoders_to(pipe, device) -> None:
+    for m in (pipe.text_encoder, pipe.image_encoder, pipe.vae):
+        m.to(device)
 
 
 def _pdp():
@@ -56,67 +108,54 @@ def _pdp():
         return None
 
 
-def _sample_all(trainer, SampleConfig, paint_with_pipeline) -> None:
-    targets = _targets(trainer)
+# --------------------------------------------------------------------------------------------
+# the trainer's side: gather the explicit inputs
+# --------------------------------------------------------------------------------------------
+def run_validation(trainer) -> None:
+    """Rank 0 samples; the others wait. Skips (with a note) what cannot run here."""
+    if getattr(trainer.engine, "zero_stage", 0) == 3:
+        log.info("validation skipped under ZeRO-3 (parameters are partitioned); validate the exported LoRA")
+    elif trainer.env.is_main:
+        _run(trainer)
+    D.barrier()
+
+
+def _run(trainer) -> None:
+    c = trainer.cfg
+    v, d = c.validation, c.data
+    medium = get_medium(v.medium or (trainer.mediums[0] if trainer.mediums else "acrylic"))
+    targets = [Target(f"image{i}", load_image(p), medium) for i, p in enumerate(v.images)]
+    if d.path:
+        targets += dataset_targets(d.path, v.split, v.max_samples, d.frames, d.resample)
     if not targets:
-        log.info(
-            "validation: no validation.images and no %r samples; nothing to sample",
-            trainer.cfg.validation.split,
-        )
+        log.info("validation: no validation.images and no %r samples; nothing to sample", v.split)
         return
-    pipe = _pipeline(trainer)
-    v, d = trainer.cfg.validation, trainer.cfg.data
-    sample_cfg = SampleConfig(
-        frames=d.frames,
-        steps=v.num_inference_steps,
-        guidance=v.guidance_scale,
-        seed=trainer.cfg.train.seed,
-        size=(int(d.size[0]), int(d.size[1])),
-    )
-    pdp = _pdp() if any(gt is not None for *_, gt in targets) else None
+    buckets, spec = bucket_list(d), trainer.resolved.spec
+
+    def settings(t: Target) -> SampleConfig:
+        size = choose_bucket(t.image.shape[1], t.image.shape[0], buckets)  # the training bucket rule
+        return resolve_sampling(
+            spec, t.medium, steps=v.num_inference_steps, guidance=v.guidance_scale, frames=d.frames,
+            size=size, seed=c.train.seed,
+        )  # fmt: skip
+
+    pdp = _pdp() if any(t.truth is not None for t in targets) else None
     out_dir = trainer.out / "validation" / f"step-{trainer.step:06d}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    was_training = trainer.transformer.training
-    trainer.transformer.eval()
-    _encoders_to(pipe, trainer.env.device)
-    try:
-        scores, report = [], {}
-        for name, image, prompt, gt in targets:
-            frames = paint_with_pipeline(pipe, image, prompt, sample_cfg)
-            write_video(out_dir / f"{name}.mp4", frames, fps=8)
-            report[name] = {"prompt": prompt, "pdp": None}
-            if pdp is not None and gt is not None:
-                h, w = frames[0].shape[:2]
-                scores.append(float(pdp(frames, [resize(f, (w, h)) for f in gt]).pdp))
-                report[name]["pdp"] = scores[-1]
-        write_json(out_dir / "validation.json", {"step": trainer.step, "samples": report})
-        if scores:
-            trainer.logger.scalar("val/pdp", float(np.mean(scores)), trainer.step)
-            log.info(
-                "validation step %d: PDP %.4f over %d samples", trainer.step, np.mean(scores), len(scores)
-            )
-        log.info("validation videos in %s", out_dir)
-    finally:
-        trainer.transformer.train(was_training)
-        _encoders_to(pipe, "cpu")  # keep accelerator memory for training between validations
-
-
-def _encoders_to(pipe, device) -> None:
-    for m in (pipe.text_encoder, pipe.image_encoder, pipe.vae):
-        m.to(device)
+    report = validate(_pipeline(trainer), targets, settings, out_dir, trainer.env.device, pdp)
+    if report["pdp"] is not None:
+        trainer.logger.scalar("val/pdp", report["pdp"], trainer.step)
+        log.info("validation step %d: PDP %.4f", trainer.step, report["pdp"])
+    log.info("validation videos in %s", out_dir)
 
 
 def _pipeline(trainer):
-    """A pipeline around the training transformer (built once, encoders loaded on first use)."""
-    if getattr(trainer, "_val_pipe", None) is None:
-        from diffusers import WanImageToVideoPipeline
-
+    """A pipeline around the training transformer, built on first use (encoders loaded once)."""
+    pipe = _PIPES.get(trainer.transformer)
+    if pipe is None:
         from loomis.encoders import load_encoders
-        from loomis.models import make_scheduler
 
-        comps = load_encoders(trainer.resolved, trainer.dtype, "cpu", trainer.cfg.model.tiny_seed)
-        shift = trainer.resolved.spec.flow_shift if trainer.resolved.spec else 3.0
-        trainer._val_pipe = WanImageToVideoPipeline(
-            transformer=trainer.transformer, scheduler=make_scheduler(shift), **comps
+        frozen = load_encoders(trainer.resolved, trainer.dtype, "cpu", trainer.cfg.model.tiny_seed)
+        pipe = _PIPES[trainer.transformer] = build_pipeline(
+            trainer.transformer, frozen, trainer.resolved.spec
         )
-    return trainer._val_pipe
+    return pipe
