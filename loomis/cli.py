@@ -262,10 +262,15 @@ def handle_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # Under nohup SIGHUP is ignored on purpose: keep it so. A launcher may hand down a blocked
+    # mask (the signal would stay pending and the run finish as if never asked to stop): unblock.
+    wanted = [s for s in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(s) != signal.SIG_IGN]
+    previous = {s: signal.signal(s, _raise_interrupted) for s in wanted}
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted) & set(wanted)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         for s, handler in previous.items():
             signal.signal(s, handler)
 

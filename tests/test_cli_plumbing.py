@@ -117,3 +117,30 @@ def test_signals_exit_128_plus_n_and_remove_the_temp(tmp_path, capsys, signum, c
     err = capsys.readouterr().err
     assert err == f"error: interrupted ({signal.Signals(signum).name}); unfinished outputs were discarded\n"
     assert signal.getsignal(signal.SIGTERM) is before  # handlers restored after the command
+
+
+def test_a_blocked_sigterm_is_unblocked_for_the_command_and_restored(capsys):
+    """A launcher may hand down SIGTERM blocked: it would stay pending and the run finish with
+    exit 0 as if never asked to stop. The command unblocks it, then restores the caller's mask."""
+    seen = {}
+
+    def body(_argv):
+        seen["blocked"] = signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("not reached")
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+    try:
+        assert cli.run_main(body) == 143 and seen["blocked"] is False
+        assert signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    assert "interrupted (SIGTERM)" in capsys.readouterr().err
+
+
+def test_an_ignored_sighup_stays_ignored_under_nohup():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert cli.run_main(lambda _argv: os.kill(os.getpid(), signal.SIGHUP)) == 0
+    finally:
+        signal.signal(signal.SIGHUP, previous)
