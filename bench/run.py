@@ -27,15 +27,25 @@ def main() -> None:
     names = sorted(p.stem[len("bench_") :] for p in Path(__file__).parent.glob("bench_*.py"))
     if args.only:
         names = [n for n in names if n in args.only]
-    lines = [f"# Loomis benchmarks ({platform.node()}, {time.strftime('%Y-%m-%d %H:%M')})", ""]
     for name in names:
         mod = importlib.import_module(f"bench.bench_{name}")
         t0 = time.perf_counter()
         result = mod.run(out)
         result["_wall_s"] = round(time.perf_counter() - t0, 2)
+        result["_measured"] = f"{platform.node()}, {time.strftime('%Y-%m-%d %H:%M')}"
         write_json(out / f"{name}.json", result)
-        lines += [f"## {name}", "", "```json", json.dumps(result, indent=2), "```", ""]
         print(f"[bench] {name}: {json.dumps(result)}")
+    write_summary(out)
+
+
+def write_summary(out: Path) -> None:
+    """``summary.md`` from every result file in ``out`` (a partial ``--only`` run keeps the rest),
+    each section saying when and where it was measured."""
+    lines = ["# Loomis benchmarks", ""]
+    for path in sorted(out.glob("*.json")):
+        result = json.loads(path.read_text())
+        when = result.get("_measured", "date not recorded")
+        lines += [f"## {path.stem} ({when})", "", "```json", json.dumps(result, indent=2), "```", ""]
     write_bytes(out / "summary.md", "\n".join(lines).encode())
 
 
