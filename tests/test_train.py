@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train_support import make_dataset, read_metrics, run_training
+from train_support import make_dataset, read_metrics, run_training
 
 from loomis import diffusion
 
@@ -50,7 +50,7 @@ def test_overfit_one_clip_lowers_loss(dataset, tmp_path):
     from loomis_train.config import load_config
     from loomis_train.distributed import DistEnv
     from loomis_train.trainer import Trainer
-    from test_train_support import REPO, tiny_overrides
+    from train_support import REPO, tiny_overrides
 
     cfg = load_config(
         REPO / "configs/tiny.yaml",
@@ -156,7 +156,7 @@ def test_stage2_starts_from_stage1_and_trains_on_variants(dataset, base_run, tmp
     from loomis_train.config import load_config
     from loomis_train.distributed import DistEnv
     from loomis_train.trainer import Trainer
-    from test_train_support import REPO, tiny_overrides
+    from train_support import REPO, tiny_overrides
 
     sets = tiny_overrides(dataset, tmp_path) + [
         f"lora.init_from={base_out / 'lora.safetensors'}",
@@ -201,13 +201,12 @@ def test_nan_loss_stops_with_usable_checkpoint(dataset, tmp_path, monkeypatch):
 
 
 def test_validation_samples_with_the_paint_sampler_and_scores_pdp(tmp_path):
-    pytest.importorskip("loomis.sampler")
-    from test_train_support import painting
+    from train_support import painting
 
     from loomis.io import save_image
 
     data = make_dataset(tmp_path / "d", n=1)
-    from test_train_support import process
+    from train_support import process
 
     from loomis.dataset import write_sample
 
@@ -242,7 +241,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     import subprocess
     import time
 
-    from test_train_support import REPO
+    from train_support import REPO
 
     data = make_dataset(tmp_path / "d", n=2)
     sets = ["train.max_steps=60", "train.save_every=5", "train.keep_last=2", "logging.tensorboard=false"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from loomis_train.cli import main
 from loomis_train.config import apply_set, build_config, load_config
-from test_train_support import REPO, make_dataset
+from train_support import REPO, make_dataset
 
 from loomis.errors import InputError
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from loomis_train.config import DataConfig
-from loomis_train.data import BatchPlan, clip_indices, load_clip, load_items
-from test_train_support import make_dataset, painting, process
+from loomis_train.data import BatchPlan
+from train_support import make_dataset, painting, process
 
+from loomis.clips import clip_indices, load_clip, load_items
 from loomis.dataset import write_sample
 from loomis.errors import InputError
 from loomis.geometry import resize_and_pad
@@ -32,7 +33,7 @@ def test_clip_indices_by_progress_and_time_by_hand():
 def test_clip_is_reversed_finished_first(tmp_path):
     data = make_dataset(tmp_path / "d", n=1, frames=12)
     cfg = DataConfig(path=str(data), frames=5, size=[64, 48], aspect_buckets=False)
-    (item,) = load_items(cfg)
+    (item,) = load_items(cfg.path, cfg)
     clip = load_clip(item, cfg)
     assert clip["video"].shape == (3, 5, 48, 64)
     final = painting(0)
@@ -47,7 +48,7 @@ def test_aspect_buckets_and_padding(tmp_path):
     final = painting(3, h=80, w=40)  # portrait
     write_sample(tmp_path / "d", "tall", process(final, 6), medium="oil")
     cfg = DataConfig(path=str(tmp_path / "d"), frames=5, size=[64, 48], aspect_buckets=True)
-    (item,) = load_items(cfg)
+    (item,) = load_items(cfg.path, cfg)
     assert item.bucket[0] < item.bucket[1]  # a portrait bucket
     clip = load_clip(item, cfg)
     expected, box = resize_and_pad(final, item.bucket)
@@ -79,18 +80,18 @@ def test_bad_samples_reported_with_id_and_policy(tmp_path, caplog):
     write_sample(data, "weird", process(painting(5), 4), medium="no-such-medium")
     (data / "s001" / "frames" / "00000.png").write_bytes(b"not a png")
     cfg = DataConfig(path=str(data), frames=5, size=[64, 48])
-    items = load_items(cfg)
+    items = load_items(cfg.path, cfg)
     assert [it.sample.id for it in items] == ["s000"]
     assert "weird" in caplog.text and "s001" in caplog.text
     cfg.on_bad = "error"
     with pytest.raises(InputError, match="weird|s001"):
-        load_items(cfg)
+        load_items(cfg.path, cfg)
 
 
 def test_variants_condition_and_prompt(tmp_path):
     data = make_dataset(tmp_path / "d", n=2, variants=True)
     cfg = DataConfig(path=str(data), frames=5, size=[64, 48], condition="variants")
-    items = load_items(cfg)
+    items = load_items(cfg.path, cfg)
     assert [it.key for it in items] == ["s000@pencil", "s001@pencil"]
     clip = load_clip(items[0], cfg)
     grey = json.loads((data / "s000" / "meta.json").read_text())["variants"][0]["path"]
@@ -99,4 +100,4 @@ def test_variants_condition_and_prompt(tmp_path):
     assert "Acrylic" in clip["prompt"] or "acrylic" in clip["prompt"].lower()  # target medium = real process
     # a sample without variants is a reported problem in the transfer stage
     write_sample(data, "novar", process(painting(7), 4), medium="acrylic")
-    assert len(load_items(cfg)) == 2
+    assert len(load_items(cfg.path, cfg)) == 2

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train_support import REPO, make_dataset, read_metrics
+from train_support import REPO, make_dataset, read_metrics
 
 pytestmark = pytest.mark.slow
 

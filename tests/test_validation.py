@@ -6,10 +6,10 @@ from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
-from loomis_train.data import clip_indices
 from loomis_train.validation import Target, dataset_targets, validate
 from synthetic import reveal_process
 
+from loomis.clips import clip_indices
 from loomis.dataset import write_sample
 from loomis.io import read_video
 from loomis.mediums import get_medium

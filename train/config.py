@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
+from loomis.clips import ClipOptions, check_clip_options
+from loomis.configfile import load_yaml
 from loomis.errors import InputError
-from loomis.geometry import PAD_VALUE
 from loomis.lora import DEFAULT_TARGETS
 
 
@@ -40,21 +41,16 @@ class LoraConfig:
 
 
 @dataclass
-class DataConfig:
-    path: str = ""  # the dataset directory (loomis-data layout); required
-    split: str = "train"
-    frames: int = 81  # clip length, 4k+1
-    size: list[int] = field(default_factory=lambda: [832, 480])  # base bucket, [width, height]
-    aspect_buckets: bool = True  # add buckets of the same area for other aspect ratios
-    resample: str = "progress"  # "progress" or "time": how the clip's frames are spaced
-    condition: str = "last_frame"  # "last_frame" (the finished painting), "reference" or "variants"
-    variant_mediums: list[str] = field(default_factory=list)  # with condition=variants: only these
+class DataConfig(ClipOptions):
+    """``data:``: the clip options of ``loomis.clips.ClipOptions`` (split, frames, size,
+    aspect_buckets, resample, condition, variant_mediums, on_bad, pad_value) plus these."""
+
+    path: str = ""  # the dataset directory (loomis-data layout); or data.cache, or data.synthetic
     batch_size: int = 1  # per rank
-    on_bad: str = "skip"  # bad samples: "skip" (reported with id) or "error"
     cache: str | None = None  # a loomis-data cache directory; then only the DiT is loaded
     shuffle: bool = True
-    pad_value: int = PAD_VALUE  # loomis-paint letterboxes with the same value: change both or neither
     memo_items: int = 0  # without a cache: keep this many items' encodings in memory
+    synthetic: int = 0  # no path and no cache: train on this many synthetic clips (smoke runs)
 
 
 @dataclass
@@ -143,9 +139,6 @@ class TrainConfig:
 
 
 CHOICES = {
-    "data.resample": ("progress", "time"),
-    "data.condition": ("last_frame", "reference", "variants"),
-    "data.on_bad": ("skip", "error"),
     "objective.timesteps": ("shift", "logit_normal", "uniform"),
     "optim.schedule": ("cosine", "constant"),
     "train.stage": ("base", "transfer"),
@@ -157,35 +150,6 @@ CHOICES = {
 # --------------------------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------------------------
-def load_yaml(path: str | Path, _seen: tuple = ()) -> dict:
-    """A YAML config as a dict, with ``extends:`` resolved (deep-merged, child wins)."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"config {path} is a folder; give a YAML file (e.g. configs/tiny.yaml)")
-    if not path.is_file():
-        raise InputError(f"config file {path} does not exist")
-    if path.resolve() in _seen:
-        raise InputError(f"config {path}: 'extends' loops back to itself")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"config {path} must be a mapping of sections (model:, data:, …)")
-    parent = raw.pop("extends", None)
-    if parent:
-        base = load_yaml(path.parent / parent, _seen + (path.resolve(),))
-        raw = deep_merge(base, raw)
-    return raw
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def apply_set(raw: dict, assignment: str) -> dict:
     """``a.b=c`` (the value parsed as YAML) into ``raw``."""
     key, sep, value = assignment.partition("=")
@@ -278,11 +242,11 @@ def validate(cfg: TrainConfig, check_paths: bool = True) -> TrainConfig:
         if value not in choices:
             raise InputError(f"config key {key}: {value!r} is not one of {', '.join(choices)}")
     d = cfg.data
-    if d.frames < 5 or (d.frames - 1) % 4:
-        lo = max(5, (d.frames - 1) // 4 * 4 + 1)
-        raise InputError(f"config key data.frames: {d.frames} is not 4k+1 (>= 5); use e.g. {lo} or {lo + 4}")
-    if len(d.size) != 2 or any(s < 16 or s % 16 for s in d.size):
-        raise InputError(f"config key data.size: {d.size} must be [width, height], multiples of 16")
+    check_clip_options(d, "config key data.")
+    if not 0 <= d.synthetic <= 64:
+        raise InputError(
+            "config key data.synthetic: must lie in [0, 64] (synthetic clips are for smoke runs)"
+        )
     _positive(
         cfg,
         [
@@ -319,7 +283,7 @@ def _positive(cfg: TrainConfig, keys: list[str]) -> None:
 
 
 def _check_paths(cfg: TrainConfig) -> None:
-    if not cfg.data.path and not cfg.data.cache:
+    if not cfg.data.path and not cfg.data.cache and not cfg.data.synthetic:
         raise InputError("config key data.path: no dataset given; set data.path or pass --data DATASET")
     if cfg.data.path and not (Path(cfg.data.path) / "dataset.jsonl").is_file() and not cfg.data.cache:
         raise InputError(

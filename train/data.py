@@ -1,151 +1,51 @@
-"""Training clips from the dataset layout: reverse, resample, bucket, batch.
+"""Batches for the trainer, and a synthetic dataset for smoke runs.
 
-A dataset sample is a painting process stored in painting order. A training *item* is one sample
-with one condition: the real finished painting (stage 1) or one stored media variant I* (stage 2,
-media transfer; the target video stays the real process and the prompt carries its medium).
+Clip selection and bucketing live in the core (``loomis.clips``), shared with ``loomis-data
+cache`` and validation. Here:
 
-* ``clip_indices``: ``frames`` indices spread evenly in painting progress or in source time,
-  then **reversed**, so clip frame 0 is the finished painting (the I2V condition) and the last
-  frame the (near) blank canvas.
-* Each item goes to the aspect-ratio bucket closest to its frames' shape and is resized-and-padded
-  into it (``loomis.geometry``, shared with sampling).
 * ``BatchPlan`` groups items of one bucket into batches, in an order fixed by (seed, epoch), and
   deals them to ranks; a position (epoch, batch) is all it takes to resume exactly.
+* ``synthesise_dataset``: a few procedural "reveal" processes (blank canvas → picture, top to
+  bottom), so that ``loomis-train configs/tiny.yaml`` runs with no dataset at all (a smoke run of
+  the whole stack; what it learns is meaningless).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from loomis import geometry
-from loomis.dataset import Problem, Sample, read_dataset
-from loomis.encoders import frames_to_tensor
 from loomis.errors import InputError
-from loomis.io import load_image
-from loomis.mediums import build_prompt, get_medium
-
-from .config import DataConfig
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Item:
-    """One training example: a sample and its condition (``variant`` = None: the real painting)."""
+def synthesise_dataset(root: Path, n: int, size: tuple[int, int], frames: int = 12) -> Path:
+    """``n`` samples of ``frames`` frames at ``size`` (w, h) in the loomis-data layout (kept if
+    already there: a resumed smoke run trains on the same data)."""
+    from loomis.dataset import INDEX, write_sample
 
-    key: str
-    sample: Sample
-    variant: dict | None
-    bucket: tuple[int, int]  # (width, height)
-    indices: tuple[int, ...]  # painting-order frame indices, already reversed (clip order)
-
-    @property
-    def prompt(self) -> str:
-        return build_prompt(self.sample.medium, self.sample.caption)
-
-
-def item_key(sample_id: str, variant: dict | None) -> str:
-    return sample_id if variant is None else f"{sample_id}@{variant.get('medium', 'variant')}"
-
-
-def bucket_list(cfg: DataConfig) -> list[tuple[int, int]]:
-    base = (int(cfg.size[0]), int(cfg.size[1]))
-    if not cfg.aspect_buckets:
-        return [base]
-    return sorted(set(geometry.buckets(base[0] * base[1])) | {base})
+    if (root / INDEX).is_file():
+        return root
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        final = np.stack(
+            [60 + 150 * y / h, 40 + 180 * x / w, np.full((h, w), float(rng.integers(60, 200)))], -1
+        ).astype(np.uint8)
+        cy, cx = rng.integers(h // 4, 3 * h // 4), rng.integers(w // 4, 3 * w // 4)
+        final[(y - cy) ** 2 + (x - cx) ** 2 < (min(h, w) // 4) ** 2] = rng.integers(0, 255, 3)
+        steps = [np.where((y < round(h * k / (frames - 1)))[..., None], final, 255) for k in range(frames)]
+        write_sample(root, f"synth{i:03d}", [s.astype(np.uint8) for s in steps], medium="acrylic",
+                     caption="a synthetic test picture")  # fmt: skip
+    log.info("data: no data.path; wrote %d synthetic reveal processes to %s (smoke run)", n, root)
+    return root
 
 
-def clip_indices(progress: list[float], times: list[float] | None, n: int, by: str) -> tuple[int, ...]:
-    """``n`` frame indices evenly spaced in progress (or time), first and last included, reversed."""
-    key = np.asarray(times if (by == "time" and times is not None) else progress, dtype=np.float64)
-    key = np.maximum.accumulate(key)  # a process never un-paints; tolerate noisy estimates
-    targets = np.linspace(key[0], key[-1], n)
-    right = np.clip(np.searchsorted(key, targets), 0, len(key) - 1)
-    left = np.clip(right - 1, 0, len(key) - 1)
-    pick = np.where(np.abs(key[left] - targets) <= np.abs(key[right] - targets), left, right)
-    pick[0], pick[-1] = 0, len(key) - 1
-    return tuple(int(i) for i in pick[::-1])
-
-
-def _frame_size(path) -> tuple[int, int]:
-    with Image.open(path) as im:
-        return im.size
-
-
-def make_items(samples: list[Sample], cfg: DataConfig) -> tuple[list[Item], list[Problem]]:
-    """Items for the configured condition; samples that cannot serve are problems (with ids)."""
-    buckets, items, problems = bucket_list(cfg), [], []
-    for s in samples:
-        try:
-            get_medium(s.medium)
-            w, h = _frame_size(s.frame_paths[-1])
-            sizes = {_frame_size(p) for p in (s.frame_paths[0], s.frame_paths[-1])}
-        except (InputError, OSError) as exc:
-            problems.append(Problem(s.id, str(exc).splitlines()[0]))
-            continue
-        if len(sizes) != 1:
-            problems.append(Problem(s.id, f"frames differ in size {sorted(sizes)}"))
-            continue
-        if cfg.resample == "time" and s.times is None:
-            log.debug("sample %s has no frame times; spacing by progress", s.id)
-        idx = clip_indices(s.progress, s.times, cfg.frames, cfg.resample)
-        bucket = geometry.choose_bucket(w, h, buckets)
-        for v in _conditions(s, cfg, problems):
-            items.append(Item(item_key(s.id, v), s, v, bucket, idx))
-    return items, problems
-
-
-def _conditions(s: Sample, cfg: DataConfig, problems: list[Problem]) -> list[dict | None]:
-    if cfg.condition != "variants":
-        return [None]
-    vs = [v for v in s.variants if not cfg.variant_mediums or v.get("medium") in cfg.variant_mediums]
-    if not vs:
-        problems.append(Problem(s.id, "no media variant to train the transfer stage on"))
-    return vs
-
-
-def load_items(cfg: DataConfig) -> list[Item]:
-    """Read the dataset and build items, applying the bad-sample policy (never silently)."""
-    samples, problems = read_dataset(cfg.path, split=cfg.split, on_bad=cfg.on_bad)
-    items, more = make_items(samples, cfg)
-    for p in more:
-        if cfg.on_bad == "error":
-            raise InputError(f"bad sample {p} (set data.on_bad=skip to skip it)")
-        log.warning("skipping bad sample %s", p)
-    problems += more
-    if problems:
-        log.warning("%d bad sample(s) skipped: %s", len(problems), ", ".join(p.id for p in problems))
-    if not items:
-        raise InputError(
-            f"config key data.path: no usable {cfg.split!r} samples in {cfg.path} "
-            f"(condition={cfg.condition}); check the dataset with loomis-data inspect"
-        )
-    return items
-
-
-def load_clip(item: Item, cfg: DataConfig) -> dict:
-    """Pixels of one item: ``video`` (3, F, H, W) in [-1, 1] (clip order), ``image`` (H, W, 3)
-    uint8 condition, ``prompt``."""
-    unique = sorted(set(item.indices))
-    loaded = dict(zip(unique, item.sample.load_frames(unique)))
-    frames = [geometry.resize_and_pad(loaded[i], item.bucket, cfg.pad_value)[0] for i in item.indices]
-    if item.variant is not None:
-        image = geometry.resize_and_pad(load_image(item.variant["path"]), item.bucket, cfg.pad_value)[0]
-    elif cfg.condition == "reference":
-        image = geometry.resize_and_pad(item.sample.load_reference(), item.bucket, cfg.pad_value)[0]
-    else:
-        image = frames[0]
-    return {"video": frames_to_tensor(frames), "image": image, "prompt": item.prompt, "key": item.key}
-
-
-# --------------------------------------------------------------------------------------------
-# batching
-# --------------------------------------------------------------------------------------------
 class BatchPlan:
     """Deterministic batches per epoch: same-bucket groups of ``batch_size``, order fixed by
     (seed, epoch), dealt round-robin to ranks (every rank gets the same number)."""

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 from loomis import diffusion
+from loomis.cache import CacheReader
+from loomis.clips import load_items
 from loomis.errors import InputError, LoomisError
 from loomis.lora import LoraMetadata, read_lora, save_lora
 from loomis.models import load_transformer, parse_dtype, resolve_model
@@ -24,8 +26,8 @@ from loomis.models import load_transformer, parse_dtype, resolve_model
 from . import distributed as D
 from .checkpoint import CheckpointManager, load_rng, read_state, save_rng
 from .config import TrainConfig, save_config
-from .data import BatchPlan, load_items
-from .features import CachedFeatures, OnlineFeatures
+from .data import BatchPlan, synthesise_dataset
+from .features import OnlineFeatures
 from .logs import MetricsLogger
 from .model import (
     attach_lora,
@@ -73,19 +75,18 @@ class Trainer:
 
     # ---- phases ----------------------------------------------------------------------------
     def build_data(self) -> None:
+        """One source, read once: the cache (no encoders, no dataset.jsonl) or the dataset."""
         d = self.cfg.data
-        variants = d.condition == "variants"
         if d.cache:
-            self.features = CachedFeatures(d.cache, d, self.resolved.label, variants)
-            self.mediums = sorted({k.split("@")[0] for k in self.features.keys})  # refined below
-            self._mediums_from_dataset()
+            self.features = CacheReader(d.cache, d, self.resolved.label)
         else:
             from loomis.encoders import load_encoders
 
-            items = load_items(d)
+            path = d.path or self._synthetic_data()
+            items = load_items(path, d)
             comps = load_encoders(self.resolved, self.dtype, self.env.device, self.cfg.model.tiny_seed)
-            self.features = OnlineFeatures(items, d, comps, self.env.device)
-            self.mediums = sorted({it.sample.medium for it in items})
+            self.features = OnlineFeatures(items, d, comps, self.env.device, d.memo_items)
+        self.mediums = self.features.mediums
         self.plan = BatchPlan(
             self.features.buckets, d.batch_size, self.cfg.train.seed, self.env.rank, self.env.world, d.shuffle
         )
@@ -96,16 +97,12 @@ class Trainer:
             sorted(set(self.features.buckets)),
         )
 
-    def _mediums_from_dataset(self) -> None:
-        """Mediums for the LoRA metadata: from the dataset index when it is there."""
-        from loomis.dataset import read_dataset
-
-        if self.cfg.data.path and (Path(self.cfg.data.path) / "dataset.jsonl").is_file():
-            ids = set(self.mediums)
-            samples, _ = read_dataset(self.cfg.data.path, on_bad="skip")
-            self.mediums = sorted({s.medium for s in samples if s.id in ids})
-        else:
-            self.mediums = []
+    def _synthetic_data(self) -> Path:
+        path = self.out / "synthetic-data"
+        if self.env.is_main:
+            synthesise_dataset(path, self.cfg.data.synthetic, tuple(self.cfg.data.size))
+        D.barrier()
+        return path
 
     def build_model(self) -> None:
         self.transformer = load_transformer(self.resolved, self.dtype, self.cfg.model.tiny_seed)

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from loomis.clips import bucket_list, clip_indices
 from loomis.geometry import choose_bucket
 from loomis.io import load_image, resize, write_json, write_video
 from loomis.mediums import Medium, build_prompt, get_medium
 from loomis.sampler import SampleConfig, build_pipeline, paint_with_pipeline, resolve_sampling
 
 from . import distributed as D
-from .data import bucket_list, clip_indices
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ def make_dataset(
 
 
 def tiny_overrides(data: Path, out: Path, **extra) -> list[str]:
-    sets = [f"data.path={data}", f"train.output={out}", "logging.tensorboard=false"]
+    sets = [f"train.output={out}", "logging.tensorboard=false"] + ([f"data.path={data}"] if data else [])
     return sets + [f"{k}={v}" for k, v in extra.items()]
 
 
