@@ -251,6 +251,21 @@ def read_dataset(
     return samples, problems
 
 
+def _check_variant_path(dataset: Path, root: Path, variant) -> str | None:
+    """A variant's ``path`` is relative and stays inside the dataset (after resolving ``..`` and
+    links): a meta.json must not make training read files from elsewhere."""
+    rel = variant.get("path") if isinstance(variant, dict) else None
+    if not isinstance(rel, str) or not rel:
+        return f"variant {variant!r} has no path"
+    if Path(rel).is_absolute():
+        return f"variant path {rel!r} is absolute; variant paths are relative to the sample folder"
+    if not (root / rel).resolve().is_relative_to(dataset.resolve()):
+        return f"variant path {rel!r} leaves the dataset"
+    if not (root / rel).is_file():
+        return f"variant {variant.get('medium')} file {rel} is missing"
+    return None
+
+
 def _check_sample(dataset: Path, row: dict) -> tuple[Sample | None, Problem | None]:
     sid = str(row.get("id", "?"))
     root = dataset / sid
@@ -268,8 +283,9 @@ def _check_sample(dataset: Path, row: dict) -> tuple[Sample | None, Problem | No
     if not (root / "reference.png").exists():
         return None, Problem(sid, "missing reference.png")
     for v in meta.get("variants") or []:
-        if not (root / v.get("path", "")).is_file():
-            return None, Problem(sid, f"variant {v.get('medium')} file {v.get('path')} is missing")
+        problem = _check_variant_path(dataset, root, v)
+        if problem:
+            return None, Problem(sid, problem)
     sample = Sample(
         id=sid,
         root=root,

@@ -93,3 +93,30 @@ def test_concurrent_writers_share_one_index(tmp_path):
     assert problems == [] and sorted(s.id for s in samples) == sorted(
         f"w{w}-{k}" for w in range(3) for k in range(5)
     )
+
+
+@pytest.mark.parametrize("where", ["dotdot", "absolute", "link"])
+def test_variant_paths_stay_inside_the_dataset(tmp_path, where):
+    """A meta.json naming ``../../x.png``, an absolute path or a link out of the dataset is a bad
+    sample (never read); a variant inside the dataset is fine."""
+    from loomis.clips import ClipOptions, load_items
+
+    outside = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 10, 3), np.uint8)).save(outside)
+    data = tmp_path / "d"
+    write_sample(data, "a", frames(), medium="acrylic", extra_files={"variants/ok.png": frames()[0]},
+                 meta={"variants": [{"path": "variants/ok.png", "medium": "pencil"}]})  # fmt: skip
+    write_sample(data, "b", frames(), medium="acrylic")
+    rel = {"dotdot": "../../x.png", "absolute": str(outside), "link": "variants/link.png"}[where]
+    if where == "link":
+        (data / "b/variants").mkdir()
+        (data / "b/variants/link.png").symlink_to(outside)
+    update_meta(data, "b", {"variants": [{"path": rel, "medium": "pencil"}]})
+    samples, problems = read_dataset(data)
+    assert [s.id for s in samples] == ["a"] and [p.id for p in problems] == ["b"]
+    assert ("absolute" if where == "absolute" else "leaves the dataset") in problems[0].message
+    opts = ClipOptions(frames=5, size=[64, 48], condition="variants", on_bad="error")
+    with pytest.raises(InputError, match="bad sample b: variant path"):
+        load_items(data, opts)

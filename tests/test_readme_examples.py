@@ -46,7 +46,6 @@ NEEDS_WEIGHTS = (
 )
 # Examples that fail as written today, with who fixes them (issue 15); remove when fixed.
 KNOWN_BROKEN = {
-    "loomis-train configs/tiny.yaml --output runs/smoke": "no dataset given (train, issue 15)",
     "loomis-data caption data/acrylic": "needs --captions or --model (curate, issue 15)",
 }
 

@@ -54,6 +54,8 @@ def test_set_overrides_and_types():
         (["data.resample=random"], "config key data.resample"),
         (["data.size=[50, 48]"], "config key data.size"),
         (["nosection.x=1"], "config key nosection: unknown key"),
+        (["train.max_steps=abc"], "config key train.max_steps: expected an integer"),
+        (["data.synthetic=1000"], "config key data.synthetic"),
     ],
 )
 def test_config_errors_exit_2_naming_the_key(tmp_path, capsys, sets, expect):
@@ -90,3 +92,38 @@ def test_config_hash_ignores_bookkeeping():
     b = load_config(REPO / "configs/tiny.yaml", ["train.output=/b", "train.keep_last=9"], check_paths=False)
     c = load_config(REPO / "configs/tiny.yaml", ["optim.lr=0.5"], check_paths=False)
     assert a.hash() == b.hash() != c.hash()
+
+
+def test_bad_set_leaves_an_existing_run_untouched(tmp_path, capsys):
+    """``--set train.max_steps=abc`` on an existing run: exit 2, nothing in it changes."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("old\n")
+    argv = [str(REPO / "configs/tiny.yaml"), "--output", str(run), "--resume", "--set", "train.max_steps=abc"]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and "train.max_steps" in err and (run / "config.yaml").read_text() == "old\n"
+    assert sorted(p.name for p in run.rglob("*")) == ["checkpoints", "config.yaml"]
+
+
+def test_deepspeed_config_policy_and_buckets(tmp_path):
+    """Precision modes off whatever the JSON says (the LoRA trains in fp32), "auto" buckets scaled
+    to the trainable size, explicit numbers kept."""
+    import json
+
+    from loomis_train.distributed import bucket_size, deepspeed_config
+
+    lora_14b = 180_000_000  # rank-32 LoRA on every block Linear of the 14B
+    ds = deepspeed_config(str(REPO / "configs/deepspeed/zero2.json"), 1, 2, 1.0, 8, lora_14b)
+    z = ds["zero_optimization"]
+    assert z["reduce_bucket_size"] == z["allgather_bucket_size"] == 45_000_000 == bucket_size(lora_14b)
+    assert ds["bf16"] == {"enabled": False} and ds["fp16"] == {"enabled": False}
+    assert ds["train_batch_size"] == 16 and ds["gradient_accumulation_steps"] == 2
+    assert bucket_size(1000) == 2**20 and bucket_size(10**10) == 5 * 10**8
+    z3 = deepspeed_config(str(REPO / "configs/deepspeed/zero3.json"), 1, 1, 1.0, 2, lora_14b)
+    assert z3["zero_optimization"]["stage3_prefetch_bucket_size"] == 45_000_000
+    mine = tmp_path / "ds.json"
+    mine.write_text(
+        json.dumps({"bf16": {"enabled": True}, "zero_optimization": {"stage": 2, "reduce_bucket_size": 7}})
+    )
+    ds = deepspeed_config(str(mine), 1, 1, 1.0, 1, lora_14b)
+    assert ds["bf16"] == {"enabled": False} and ds["zero_optimization"]["reduce_bucket_size"] == 7

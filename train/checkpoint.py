@@ -7,8 +7,13 @@
 * ``state.json``: step, data position, engine, world size, config hash;
 * ``rng-rank<N>.safetensors``: each rank's generator states;
 * ``config.yaml``: the resolved config;
-* the engine's optimizer/scheduler state (``optimizer.safetensors`` + JSON for the plain engine,
-  ``deepspeed/`` for DeepSpeed).
+* the optimizer/scheduler state: ``optimizer.safetensors`` + ``optimizer.json`` +
+  ``scheduler.json``, written the same way by both engines (DeepSpeed's moments gathered from the
+  ZeRO partitions).
+
+Nothing here is ever unpickled, and ``--resume`` refuses a checkpoint holding anything else
+(``check_contents``): a pickle planted in a shared run folder (or DeepSpeed's own ``*.pt`` state
+from an older Loomis) must not run code as whoever resumes.
 
 Everything is written into ``.tmp-step-000100`` first and renamed when complete, so a directory
 named ``step-*`` is always usable; only then are the oldest beyond ``keep_last`` removed.
@@ -28,6 +33,31 @@ from safetensors.torch import load_file, save_file
 from loomis.io import atomic_path
 
 _STEP = re.compile(r"^step-(\d+)$")
+WRITTEN = {"lora.safetensors", "state.json", "config.yaml", "optimizer.safetensors", "optimizer.json",
+           "scheduler.json"}  # fmt: skip
+_RNG = re.compile(r"^rng-rank\d+\.safetensors$")
+_ROOT_ENTRY = re.compile(r"^(\.tmp-|\.old-)?step-\d+$")
+
+
+def check_contents(root: Path, checkpoint: Path) -> None:
+    """Refuse (InputError, exit 2) a checkpoint folder holding files the trainer does not write,
+    links, or sub-folders; and a checkpoints/ folder with foreign entries."""
+    for p in sorted(root.iterdir()):
+        if not _ROOT_ENTRY.match(p.name) or p.is_symlink() or not p.is_dir():
+            _refuse(p)
+    for p in sorted(checkpoint.iterdir()):
+        if p.is_symlink() or not p.is_file() or not (p.name in WRITTEN or _RNG.match(p.name)):
+            _refuse(p)
+
+
+def _refuse(path: Path) -> None:
+    from loomis.errors import InputError
+
+    raise InputError(
+        f"--resume: {path} was not written by loomis-train (checkpoints hold only safetensors, JSON "
+        f"and YAML; DeepSpeed's pickled state of older versions is not loaded); refusing to resume. "
+        f"Remove it if you trust this folder, or start a fresh run"
+    )
 
 
 class CheckpointManager:

@@ -4,9 +4,14 @@ training engines behind one interface.
 * ``PlainEngine``: a torch AdamW + LambdaLR; gradient accumulation; with several ranks (torchrun
   without DeepSpeed) the LoRA gradients are all-reduced by hand (they are small). Its checkpoint
   is safetensors + JSON only (no pickle).
-* ``DeepSpeedEngine``: ``deepspeed.initialize`` with ZeRO-2 (default) or ZeRO-3, bf16, gradient
-  accumulation and clipping done by DeepSpeed; checkpoints through DeepSpeed (frozen base weights
-  excluded), which uses torch's own serialisation for optimizer shards.
+* ``DeepSpeedEngine``: ``deepspeed.initialize`` with ZeRO-2 (default) or ZeRO-3, gradient
+  accumulation and clipping done by DeepSpeed; its checkpoint is the same safetensors + JSON
+  (the moments gathered from the ZeRO partitions), never DeepSpeed's pickled format.
+
+One dtype policy for both (docs/training.md): the frozen base in ``model.dtype`` except the
+modules diffusers keeps in fp32; LoRA weights, gradients and AdamW state in fp32. DeepSpeed's own
+``bf16``/``fp16`` modes (which would cast the LoRA and the fp32 modules) are therefore switched off:
+they exist to keep fp32 master copies of half-precision *trainable* weights, and ours are fp32.
 
 Both take the same client optimizer and scheduler, so a run's maths does not depend on the engine.
 Under the ``deepspeed`` launcher (``--local_rank=N`` appended) or ``torchrun``, ``RANK``,
@@ -36,13 +41,12 @@ DEFAULT_ZERO2 = {
     "train_micro_batch_size_per_gpu": "auto",
     "gradient_accumulation_steps": "auto",
     "gradient_clipping": "auto",
-    "bf16": {"enabled": "auto"},
     "zero_optimization": {
         "stage": 2,
         "overlap_comm": True,
         "contiguous_gradients": True,
-        "reduce_bucket_size": 5e8,
-        "allgather_bucket_size": 5e8,
+        "reduce_bucket_size": "auto",
+        "allgather_bucket_size": "auto",
     },
     "zero_allow_untested_optimizer": True,
     "steps_per_print": 1000000,
@@ -192,27 +196,42 @@ def save_optimizer(optimizer: torch.optim.Optimizer, params: list, directory: Pa
     for idx, state in sd["state"].items():
         for name, value in state.items():
             tensors[f"{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    write_optimizer_files(directory, tensors, sd["param_groups"], len(params))
+
+
+def write_optimizer_files(directory: Path, tensors: dict, param_groups: list, num_params: int) -> None:
     with atomic_path(directory / "optimizer.safetensors") as tmp:
         save_file(tensors, str(tmp))
-    write_json(directory / "optimizer.json", {"param_groups": sd["param_groups"], "num_params": len(params)})
+    write_json(directory / "optimizer.json", {"param_groups": param_groups, "num_params": num_params})
+
+
+def read_optimizer_files(directory: Path, num_params: int) -> tuple[dict, dict]:
+    meta = json.loads((directory / "optimizer.json").read_text())
+    if meta["num_params"] != num_params:
+        raise InputError(
+            f"checkpoint {directory} has optimizer state for {meta['num_params']} LoRA tensors, "
+            f"this run has {num_params}; resume with the same lora.* settings"
+        )
+    return load_file(str(directory / "optimizer.safetensors")), meta
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, params: list, directory: Path) -> None:
-    meta = json.loads((directory / "optimizer.json").read_text())
-    if meta["num_params"] != len(params):
-        raise InputError(
-            f"checkpoint {directory} has optimizer state for {meta['num_params']} LoRA tensors, "
-            f"this run has {len(params)}; resume with the same lora.* settings"
-        )
+    tensors, meta = read_optimizer_files(directory, len(params))
     state: dict[int, dict] = {}
-    for key, value in load_file(str(directory / "optimizer.safetensors")).items():
+    for key, value in tensors.items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
 class DeepSpeedEngine:
-    """``deepspeed.initialize`` around the LoRA-wrapped transformer."""
+    """``deepspeed.initialize`` around the LoRA-wrapped transformer.
+
+    Checkpoints never go through DeepSpeed's own (pickled) format: the fp32 Adam moments of every
+    LoRA tensor are gathered from the ZeRO partitions (``deepspeed.utils.safe_get_full_*``, a
+    collective) and written as the plain engine writes them (safetensors + JSON); resume scatters
+    them back (``safe_set_full_*``). Both engines therefore read and write the same files, and
+    nothing in a run folder is ever unpickled."""
 
     kind = "deepspeed"
 
@@ -256,24 +275,79 @@ class DeepSpeedEngine:
         interpreter exit otherwise)."""
         self.engine.destroy()
 
+    def _inner(self) -> torch.optim.Optimizer:
+        """The client AdamW inside the ZeRO optimizer (its params are the flat fp32 partitions)."""
+        return self.engine.optimizer.optimizer
+
     def save(self, directory: Path, is_main: bool) -> None:
-        # collective: every rank writes its own optimizer shard into the (shared) directory
-        self.engine.save_checkpoint(str(directory / "deepspeed"), tag="state", exclude_frozen_parameters=True)
+        """Collective: every rank contributes its partition of the moments; rank 0 writes."""
+        from deepspeed.utils import safe_get_full_optimizer_state
+
+        inner = self._inner()
+        step = max((float(st["step"]) for st in inner.state.values() if "step" in st), default=0.0)
+        tensors = {}
+        for i, p in enumerate(self.params):
+            for key in ADAM_KEYS:
+                value = safe_get_full_optimizer_state(p, key) if inner.state else torch.zeros_like(p)
+                tensors[f"{i}.{key}"] = value.detach().float().cpu().contiguous()
+            tensors[f"{i}.step"] = torch.tensor(step)
+        if is_main:
+            groups = [
+                {**g, "params": list(range(len(self.params)))} for g in inner.state_dict()["param_groups"]
+            ]
+            write_optimizer_files(directory, tensors, groups, len(self.params))
+            write_json(directory / "scheduler.json", self.scheduler.state_dict())
 
     def load(self, directory: Path) -> None:
-        path, _ = self.engine.load_checkpoint(
-            str(directory / "deepspeed"), tag="state", load_module_strict=False
-        )
-        if path is None:
-            raise InputError(
-                f"checkpoint {directory} has no DeepSpeed state; resume with the backend that wrote it"
-            )
+        """Scatter the saved moments into this rank's partitions (the LoRA weights themselves come
+        from ``lora.safetensors``, loaded into the module before this)."""
+        from deepspeed.utils import safe_set_full_fp32_param, safe_set_full_optimizer_state
+
+        tensors, meta = read_optimizer_files(directory, len(self.params))
+        self._init_adam_state(float(tensors["0.step"]))
+        for i, p in enumerate(self.params):
+            safe_set_full_fp32_param(p, p.detach().float())
+            for key in ADAM_KEYS:
+                safe_set_full_optimizer_state(p, tensors[f"{i}.{key}"].to(p.device), key)
+        self.scheduler.load_state_dict(json.loads((directory / "scheduler.json").read_text()))
+        for group, lr in zip(self.engine.optimizer.param_groups, self.scheduler.get_last_lr()):
+            group["lr"] = lr
+
+    def _init_adam_state(self, step: float) -> None:
+        """AdamW creates its state at the first step; a resumed run needs it before that."""
+        inner = self._inner()
+        for group in inner.param_groups:
+            for flat in group["params"]:
+                st = inner.state[flat]
+                st.setdefault("exp_avg", torch.zeros_like(flat))
+                st.setdefault("exp_avg_sq", torch.zeros_like(flat))
+                st["step"] = torch.tensor(step)
+        zero = self.engine.optimizer
+        if hasattr(zero, "_lazy_init_hp_params_optimizer_state"):  # ZeRO-1/2: link the fragments
+            zero._hp_optimizer_states_linked = False
+            zero._lazy_init_hp_params_optimizer_state()
+
+
+ADAM_KEYS = ("exp_avg", "exp_avg_sq")
+
+
+BUCKET_KEYS = ("reduce_bucket_size", "allgather_bucket_size", "stage3_prefetch_bucket_size")
+MAX_BUCKET = int(5e8)  # DeepSpeed's default; meant for trainable sets of billions of parameters
+
+
+def bucket_size(trainable: int) -> int:
+    """ZeRO communication buckets (elements) scaled to what trains: a quarter of the LoRA, at least
+    2^20 and at most DeepSpeed's 5e8. Rank-32 14B LoRA: 1.8e8 parameters → 4.5e7-element buckets
+    (180 MB in fp32) instead of 5e8 (2 GB each)."""
+    return int(min(MAX_BUCKET, max(2**20, trainable // 4)))
 
 
 def deepspeed_config(
-    path: str | None, micro_batch: int, grad_accum: int, max_grad_norm: float, bf16: bool, world: int
+    path: str | None, micro_batch: int, grad_accum: int, max_grad_norm: float, world: int, trainable: int
 ) -> dict:
-    """The DeepSpeed JSON (file or built-in ZeRO-2) with "auto" entries filled from the run config."""
+    """The DeepSpeed JSON (file or built-in ZeRO-2) with "auto" entries filled from the run config:
+    batch and accumulation, clipping, bucket sizes from the trainable size; precision modes off
+    (the dtype policy in the module docstring)."""
     cfg = json.loads(Path(path).read_text()) if path else json.loads(json.dumps(DEFAULT_ZERO2))
     fills = {
         "train_micro_batch_size_per_gpu": micro_batch,
@@ -286,10 +360,14 @@ def deepspeed_config(
             cfg[k] = v
     cfg.pop("optimizer", None)  # the client optimizer is authoritative (same maths as the plain engine)
     cfg.pop("scheduler", None)
-    for prec, on in (("bf16", bf16), ("fp16", False)):
-        sec = cfg.setdefault(prec, {})
-        if sec.get("enabled", "auto") == "auto":
-            sec["enabled"] = on
+    for prec in ("bf16", "fp16"):
+        if cfg.get(prec, {}).get("enabled") is True:
+            log.info("DeepSpeed %s mode off: the LoRA and its optimizer state train in fp32", prec)
+        cfg[prec] = {"enabled": False}
+    zero = cfg.setdefault("zero_optimization", {})
+    for k in BUCKET_KEYS:
+        if zero.get(k, "auto") == "auto" and (k != "stage3_prefetch_bucket_size" or zero.get("stage") == 3):
+            zero[k] = bucket_size(trainable)
     if (
         cfg["gradient_accumulation_steps"] != grad_accum
         or cfg["train_micro_batch_size_per_gpu"] != micro_batch

@@ -1,7 +1,9 @@
 """The trainable model: the Wan 2.1 I2V DiT with a PEFT LoRA on its block Linears.
 
-Only the LoRA tensors require gradients; they are kept in float32 whatever the base dtype (the
-usual mixed-precision recipe for adapters: bf16 base, fp32 adapter and optimizer state).
+The dtype policy (one function, both engines): the frozen base in ``model.dtype``, except the
+modules diffusers keeps in fp32 (``WanTransformer3DModel._keep_in_fp32_modules``: norms,
+``scale_shift_table``, the time embedder) which stay fp32 as ``from_pretrained`` leaves them; the
+LoRA tensors (and so their gradients and AdamW state) in fp32.
 """
 
 from __future__ import annotations
@@ -41,11 +43,41 @@ def attach_lora(transformer, cfg: LoraConfig) -> list[torch.nn.Parameter]:
     if init is not None:
         load_lora_weights(transformer, init)
     params = [p for _, p in sorted(transformer.named_parameters()) if p.requires_grad]
-    for p in params:
-        p.data = p.data.float()
     if not params:
         raise InputError(f"config key lora.targets: {cfg.targets} matched no Linear in the transformer")
     return params
+
+
+def keep_fp32(transformer) -> list[str]:
+    return list(getattr(type(transformer), "_keep_in_fp32_modules", None) or [])
+
+
+def apply_dtype_policy(transformer, dtype: torch.dtype) -> None:
+    """Cast in place: LoRA and the fp32-kept modules to fp32, every other weight to ``dtype``."""
+    keep = keep_fp32(transformer)
+    for name, p in transformer.named_parameters():
+        parts = name.split(".")
+        fp32 = "lora_A" in parts or "lora_B" in parts or any(k in parts for k in keep)
+        want = torch.float32 if fp32 else dtype
+        if p.dtype != want:
+            p.data = p.data.to(want)
+
+
+def dtype_report(transformer) -> dict[str, list[str]]:
+    """{"lora": dtypes, "fp32_kept": dtypes, "base": dtypes} (sorted, distinct): what the tests
+    and the log check after the engine is set up."""
+    keep, out = keep_fp32(transformer), {"lora": set(), "fp32_kept": set(), "base": set()}
+    for name, p in transformer.named_parameters():
+        parts = name.split(".")
+        kind = (
+            "lora"
+            if ("lora_A" in parts or "lora_B" in parts)
+            else "fp32_kept"
+            if any(k in parts for k in keep)
+            else "base"
+        )
+        out[kind].add(str(p.dtype).removeprefix("torch."))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def load_lora_weights(transformer, lora) -> None:

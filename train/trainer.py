@@ -24,13 +24,15 @@ from loomis.lora import LoraMetadata, read_lora, save_lora
 from loomis.models import load_transformer, parse_dtype, resolve_model
 
 from . import distributed as D
-from .checkpoint import CheckpointManager, load_rng, read_state, save_rng
+from .checkpoint import CheckpointManager, check_contents, load_rng, read_state, save_rng
 from .config import TrainConfig, save_config
 from .data import BatchPlan, synthesise_dataset
 from .features import OnlineFeatures
 from .logs import MetricsLogger
 from .model import (
+    apply_dtype_policy,
     attach_lora,
+    dtype_report,
     enable_checkpointing,
     load_lora_weights,
     trainable_state,
@@ -108,6 +110,7 @@ class Trainer:
         self.transformer = load_transformer(self.resolved, self.dtype, self.cfg.model.tiny_seed)
         torch.manual_seed(self.cfg.train.seed)  # LoRA A's random init: the same for every run of a config
         self.params = attach_lora(self.transformer, self.cfg.lora)
+        apply_dtype_policy(self.transformer, self.dtype)
         if self.cfg.model.gradient_checkpointing:
             enable_checkpointing(self.transformer)
         self.transformer.to(self.env.device).train()
@@ -136,15 +139,19 @@ class Trainer:
                 self.cfg.data.batch_size,
                 t.grad_accum,
                 o.max_grad_norm,
-                self.dtype == torch.bfloat16,
                 self.env.world,
+                sum(p.numel() for p in self.params),
             )
             self.engine = D.DeepSpeedEngine(self.transformer, self.params, optimizer, scheduler, ds)
         else:
             self.engine = D.PlainEngine(
                 self.transformer, self.params, optimizer, scheduler, t.grad_accum, o.max_grad_norm
             )
-        log.info("engine: %s on %d rank(s), device %s", self.backend, self.env.world, self.env.device)
+        self.dtypes = dtype_report(self.transformer)
+        log.info(
+            "engine: %s on %d rank(s), device %s; dtypes %s",
+            self.backend, self.env.world, self.env.device, self.dtypes,
+        )  # fmt: skip
 
     def resume(self) -> bool:
         """Restore LoRA, optimizer, scheduler, RNG and data position from the latest checkpoint."""
@@ -152,6 +159,7 @@ class Trainer:
         if latest is None:
             log.info("--resume: no checkpoint in %s; starting fresh", self.ckpts.root)
             return False
+        check_contents(self.ckpts.root, latest)  # before reading anything from the folder
         state = read_state(latest)
         if state["engine"] != self.backend:
             raise InputError(
@@ -164,7 +172,7 @@ class Trainer:
                 state["world"],
                 self.env.world,
             )
-        if self.backend == "plain":
+        with self._gathered(modify=True):
             load_lora_weights(self.transformer, read_lora(latest / "lora.safetensors"))
         self.engine.load(latest)
         if state["world"] == self.env.world:
@@ -237,12 +245,12 @@ class Trainer:
         self.last_checkpoint = final
         return final
 
-    def _gathered(self):
+    def _gathered(self, modify: bool = False):
         stage = getattr(self.engine, "zero_stage", 0)
         if stage == 3:
             import deepspeed
 
-            return deepspeed.zero.GatheredParameters(self.params, modifier_rank=None)
+            return deepspeed.zero.GatheredParameters(self.params, modifier_rank=0 if modify else None)
         return contextlib.nullcontext()
 
     def lora_metadata(self) -> LoraMetadata:
@@ -275,6 +283,9 @@ class Trainer:
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self, resume: bool = False) -> TrainResult:
+        latest = self.ckpts.latest() if resume else None
+        if latest is not None:  # before building anything: a foreign file in the run folder is exit 2
+            check_contents(self.ckpts.root, latest)
         self.build_data()
         self.build_model()
         self.setup_engine()
