@@ -30,6 +30,8 @@ class ModelConfig:
     dtype: str = "bfloat16"  # base weights; LoRA weights and optimizer states stay float32
     gradient_checkpointing: bool = True
     tiny_seed: int = 0  # random-weight seed of the ``tiny`` spec
+    fp8_frozen: bool = False  # store the frozen block Linears in float8_e4m3fn (compute in dtype)
+    blocks_to_swap: int = 0  # frozen weights of the last N blocks live in host memory
 
 
 @dataclass
@@ -260,6 +262,8 @@ def validate(cfg: TrainConfig, check_paths: bool = True) -> TrainConfig:
             "validation.num_inference_steps",
         ],
     )
+    if not 0 <= cfg.model.blocks_to_swap <= 1000:
+        raise InputError("config key model.blocks_to_swap: must lie in [0, 1000] (Wan 14B has 40 blocks)")
     if cfg.lora.alpha <= 0 or cfg.optim.lr <= 0:
         raise InputError("config keys lora.alpha and optim.lr must be positive")
     if not cfg.lora.targets:

@@ -29,6 +29,7 @@ from .config import TrainConfig, save_config
 from .data import BatchPlan, synthesise_dataset
 from .features import OnlineFeatures
 from .logs import MetricsLogger
+from .memory import apply_block_swap, enable_fp8_storage
 from .model import (
     apply_dtype_policy,
     attach_lora,
@@ -111,6 +112,8 @@ class Trainer:
         torch.manual_seed(self.cfg.train.seed)  # LoRA A's random init: the same for every run of a config
         self.params = attach_lora(self.transformer, self.cfg.lora)
         apply_dtype_policy(self.transformer, self.dtype)
+        if self.cfg.model.fp8_frozen:
+            enable_fp8_storage(self.transformer, self.dtype)
         if self.cfg.model.gradient_checkpointing:
             enable_checkpointing(self.transformer)
         self.transformer.to(self.env.device).train()
@@ -147,6 +150,12 @@ class Trainer:
             self.engine = D.PlainEngine(
                 self.transformer, self.params, optimizer, scheduler, t.grad_accum, o.max_grad_norm
             )
+        swap = self.cfg.model.blocks_to_swap
+        if swap and getattr(self.engine, "zero_stage", 0) == 3:
+            raise InputError(
+                "config key model.blocks_to_swap: not with ZeRO-3 (it partitions the weights itself)"
+            )
+        self.swapped = apply_block_swap(self.transformer, swap, self.env.device) if swap else []
         self.dtypes = dtype_report(self.transformer)
         log.info(
             "engine: %s on %d rank(s), device %s; dtypes %s",
