@@ -25,8 +25,17 @@ import torch
 log = logging.getLogger(__name__)
 
 
+PEFT_AUTOCAST_OFF = "peft_autocast_disable"  # diffusers.hooks.layerwise_casting._PEFT_AUTOCAST_DISABLE_HOOK
+
+
 def enable_fp8_storage(transformer, compute_dtype: torch.dtype) -> None:
+    """Layerwise casting of the frozen Linears; the LoRA layers (skipped, fp32) keep PEFT's cast of
+    their input to fp32, which diffusers switches off for LoRAs it would itself store in fp8."""
     transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute_dtype)
+    for m in transformer.modules():
+        registry = getattr(m, "_diffusers_hook", None)
+        if registry is not None and registry.get_hook(PEFT_AUTOCAST_OFF) is not None:
+            registry.remove_hook(PEFT_AUTOCAST_OFF, recurse=False)
 
 
 class SwappedBlock:
@@ -56,8 +65,11 @@ class SwapCheckpoint(torch.autograd.Function):
     from the inner ``torch.autograd.backward``, as under reentrant checkpointing."""
 
     @staticmethod
-    def forward(ctx, swapped: SwappedBlock, run, hidden, context, temb, *rotary):
-        ctx.swapped, ctx.run = swapped, run
+    def forward(ctx, swapped: SwappedBlock, run, hidden, context, temb, n_rotary, *rest):
+        # ``rest``: the rotary tensors, then the block's LoRA parameters, passed only so that the
+        # output requires grad even when ``hidden`` does not (the first block's input)
+        rotary = rest[:n_rotary]
+        ctx.swapped, ctx.run, ctx.n_extra = swapped, run, len(rest)
         ctx.save_for_backward(hidden, context, temb, *rotary)
         with torch.no_grad():
             swapped.swap_in()
@@ -77,26 +89,28 @@ class SwapCheckpoint(torch.autograd.Function):
             torch.autograd.backward(out, grad)
         finally:
             ctx.swapped.swap_out()
-        return (None, None, hidden.grad, None, None, *[None] * len(rotary))
+        return (None, None, hidden.grad, None, None, None, *[None] * ctx.n_extra)
 
 
 def apply_block_swap(transformer, n: int, device: torch.device) -> list[SwappedBlock]:
     """Swap the last ``n`` blocks (call after the model is on its device and the engine is set up:
     both move modules). Returns the swapped blocks."""
     blocks = list(transformer.blocks)
-    if not 0 <= n < len(blocks):
+    if not 0 <= n <= len(blocks):
         from loomis.errors import InputError
 
-        raise InputError(f"config key model.blocks_to_swap: {n} must lie in [0, {len(blocks) - 1}]")
+        raise InputError(f"config key model.blocks_to_swap: {n} must lie in [0, {len(blocks)}]")
     swapped = []
     for block in blocks[len(blocks) - n :]:
         s = SwappedBlock(block, device)
         run = block.forward
 
-        def forward(hidden, context, temb, rotary, _s=s, _run=run):
+        lora = [p for p in block.parameters() if p.requires_grad]
+
+        def forward(hidden, context, temb, rotary, _s=s, _run=run, _lora=lora):
             if not torch.is_grad_enabled():  # sampling (validation): swap in, run, swap out
-                return SwapCheckpoint.forward(_NoCtx(), _s, _run, hidden, context, temb, *rotary)
-            return SwapCheckpoint.apply(_s, _run, hidden, context, temb, *rotary)
+                return SwapCheckpoint.forward(_NoCtx(), _s, _run, hidden, context, temb, len(rotary), *rotary)
+            return SwapCheckpoint.apply(_s, _run, hidden, context, temb, len(rotary), *rotary, *_lora)
 
         block.forward = forward
         swapped.append(s)

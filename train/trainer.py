@@ -85,6 +85,12 @@ class Trainer:
         else:
             from loomis.encoders import load_encoders
 
+            from .estimate import no_cache_warning
+
+            warning = no_cache_warning(self.cfg)
+            if warning and self.env.is_main:
+                log.warning(warning)
+
             path = d.path or self._synthetic_data()
             items = load_items(path, d)
             comps = load_encoders(self.resolved, self.dtype, self.env.device, self.cfg.model.tiny_seed)
