@@ -34,7 +34,7 @@ def transformer_config(layers: int, width: int, heads: int, ffn: int) -> dict:
 def config(args) -> SimpleNamespace:
     """The fields of a TrainConfig that the step and the estimate read."""
     model = SimpleNamespace(name="profile", dtype=args.dtype, gradient_checkpointing=args.checkpointing,
-                            fp8_frozen=args.option == "fp8", blocks_to_swap=args.layers if args.option == "swap" else 0)  # fmt: skip
+                            fp8_frozen="fp8" in args.option, blocks_to_swap=args.swap if "swap" in args.option else 0)  # fmt: skip
     data = SimpleNamespace(frames=args.frames, size=list(args.size), batch_size=1, cache="random")
     lora = SimpleNamespace(rank=args.rank, targets=list(DEFAULT_TARGETS))
     return SimpleNamespace(model=model, data=data, lora=lora, train=SimpleNamespace(grad_accum=1))
@@ -53,9 +53,10 @@ def build(args, cfg, device):
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
     default = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # built in the base dtype: no fp32 copy raising the peak
+    torch.set_default_dtype(dtype)  # built in the base dtype on the device: no fp32 or host copy
     try:
-        model = WanTransformer3DModel(**transformer_config(args.layers, args.width, args.heads, args.ffn))
+        with torch.device(device):
+            model = WanTransformer3DModel(**transformer_config(args.layers, args.width, args.heads, args.ffn))
     finally:
         torch.set_default_dtype(default)
     model.requires_grad_(False)
@@ -163,7 +164,8 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--size", type=lambda s: tuple(int(v) for v in s.split("x")), default=(128, 64))
     p.add_argument("--rank", type=int, default=32)
     p.add_argument("--dtype", default="bfloat16")
-    p.add_argument("--option", choices=["plain", "fp8", "swap"], default="plain")
+    p.add_argument("--option", choices=["plain", "fp8", "swap", "fp8+swap"], default="plain")
+    p.add_argument("--swap", type=int, default=1, help="with --option swap: blocks to swap")
     p.add_argument("--checkpointing", action="store_true")
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even with CUDA")
