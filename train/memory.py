@@ -13,7 +13,7 @@ its gradients and AdamW state) in fp32 on the device:
   — in the forward and again in the backward. A swapped block is checkpointed by ``SwapCheckpoint``
   (a reentrant-style checkpoint: no activations kept, the block recomputed in backward with its
   weights swapped in), so it needs no help from diffusers' gradient checkpointing. Each swapped
-  block saves 0.74 GiB (bf16) of accelerator memory at the cost of two host→device copies a step.
+  block saves 0.75 GiB (bf16) of accelerator memory at the cost of two host→device copies a step.
 """
 
 from __future__ import annotations
