@@ -62,19 +62,21 @@ def test_fp8_frozen_storage_dtypes(dataset, tmp_path):
     assert q.base_layer.weight.dtype == torch.float8_e4m3fn  # stored back in fp8 after the forward
 
 
-@pytest.mark.parametrize("option", ["model.fp8_frozen=true", "model.blocks_to_swap=1"])
-def test_overfit_still_lowers_the_loss(dataset, tmp_path, option):
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["model.fp8_frozen=true", "model.blocks_to_swap=1"],  # both at once in the default run
+        pytest.param(["model.fp8_frozen=true"], marks=pytest.mark.slow),
+        pytest.param(["model.blocks_to_swap=1"], marks=pytest.mark.slow),
+    ],
+)
+def test_overfit_still_lowers_the_loss(dataset, tmp_path, options):
+    """Measured (25 steps, lr 1e-2, mean of the first/last 5 losses): fp8 1.295 -> 1.102, swap
+    1.290 -> 1.102."""
     from train_support import run_training
 
-    sets = [
-        "train.max_steps=40",
-        "train.save_every=40",
-        "optim.lr=1e-2",
-        "lora.rank=16",
-        "lora.alpha=16",
-        option,
-    ]
-    _, result = run_training(dataset, tmp_path, sets)
+    sets = ["train.max_steps=25", "train.save_every=25", "optim.lr=1e-2", "lora.rank=16", "lora.alpha=16"]
+    _, result = run_training(dataset, tmp_path, sets + options)
     losses = [v for _, v in result.losses]
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])
     print(f"{options}: train loss (mean of 5) {first:.4f} -> {last:.4f}")
