@@ -222,6 +222,7 @@ def test_validation_samples_with_the_paint_sampler_and_scores_pdp(tmp_path):
             "validation.every=2",
             f"validation.images=[{tmp_path / 'fixed.png'}]",
             "validation.num_inference_steps=2",
+            "validation.cache=first-block",  # loomis-paint's step cache, then taken off again
         ],
     )
     videos = sorted(p.name for p in (out / "validation/step-000002").iterdir())
@@ -230,6 +231,8 @@ def test_validation_samples_with_the_paint_sampler_and_scores_pdp(tmp_path):
 
     report = json.loads((out / "validation/step-000002/validation.json").read_text())["samples"]
     assert report["image0"]["pdp"] is None and report["v000"]["pdp"] >= 0.0  # ground truth -> PDP
+    assert report["image0"]["cache"]["transformer_passes"] > 0
+    assert not trainer.transformer.blocks[0].ffn._forward_hooks
 
 
 @pytest.mark.slow

@@ -103,6 +103,7 @@ class ValidationConfig:
     medium: str | None = None  # prompt medium for the fixed images (default: the first trained)
     num_inference_steps: int = 30
     guidance_scale: float = 5.0
+    cache: str = "none"  # a loomis-paint step cache for the validation samples (loomis.accel.CACHES)
 
 
 @dataclass
@@ -146,6 +147,7 @@ CHOICES = {
     "train.stage": ("base", "transfer"),
     "distributed.backend": ("auto", "deepspeed", "plain"),
     "model.dtype": ("bfloat16", "float32", "float16"),
+    "validation.cache": ("none", "first-block", "magcache", "taylorseer", "text-kv"),  # loomis.accel.CACHES
 }
 
 

@@ -141,7 +141,12 @@ def _run(trainer) -> None:
 
     pdp = _pdp() if any(t.truth is not None for t in targets) else None
     out_dir = trainer.out / "validation" / f"step-{trainer.step:06d}"
-    report = validate(_pipeline(trainer), targets, settings, out_dir, trainer.env.device, pdp)
+    cache = None
+    if v.cache != "none":
+        from loomis.accel import AccelConfig, StepCache
+
+        cache = StepCache(AccelConfig(cache=v.cache).validate())
+    report = validate(_pipeline(trainer), targets, settings, out_dir, trainer.env.device, pdp, cache=cache)
     if report["pdp"] is not None:
         trainer.logger.scalar("val/pdp", report["pdp"], trainer.step)
         log.info("validation step %d: PDP %.4f", trainer.step, report["pdp"])
