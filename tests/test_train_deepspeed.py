@@ -28,8 +28,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    if not TORCHRUN.exists():
-        pytest.skip("torchrun not in .venv")
+    import importlib.util
+
+    if not TORCHRUN.exists() or importlib.util.find_spec("deepspeed") is None:
+        pytest.skip("needs torchrun and deepspeed in .venv (pip install -e '.[train]')")
     out = tmp_path_factory.mktemp("ds")
     cmd = [str(TORCHRUN), "--nproc_per_node", "2", "--master_port", str(free_port()),
            str(REPO / "tests/deepspeed_run.py"), str(out)]  # fmt: skip

@@ -15,8 +15,8 @@ from train_support import REPO
 GIB = 2**30
 
 
-def dry_run(capsys, *sets, gpu=None) -> tuple[int, str, str]:
-    argv = [str(REPO / "configs/base.yaml"), "--dry-run"]
+def dry_run(capsys, *sets, gpu=None, world=None) -> tuple[int, str, str]:
+    argv = [str(REPO / "configs/base.yaml"), "--dry-run"] + (["--world", str(world)] if world else [])
     for s in sets:
         argv += ["--set", s]
     if gpu:
@@ -42,6 +42,11 @@ def test_dry_run_14b_480p_by_hand(capsys):
     assert gib(out, "activations: block inputs") == round(40 * 32760 * 5120 * 2 / GIB, 2)  # 12.50
     assert 30.0 < gib(out, "frozen transformer weights") < 31.0  # 16.4e9 parameters, bf16
     assert 55 < gib(out, "total per GPU") < 70  # the reading: 63-65 GiB
+    # 8 ranks under DeepSpeed ZeRO-2: gradient, moments and ZeRO's fp32 master split 8 ways, plus
+    # two buckets of a quarter of the LoRA each
+    code, out, _ = dry_run(capsys, "data.cache=/some/cache", gpu=80, world=8)
+    assert gib(out, "LoRA + grads + AdamW") == round(lora * (4 + 4 + 16 / 8) / GIB, 2)
+    assert gib(out, "ZeRO buckets") == round(2 * (lora // 4) * 4 / GIB, 2)
 
 
 def test_dry_run_over_budget_exits_2_with_the_fixes(capsys):
