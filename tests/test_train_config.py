@@ -127,3 +127,28 @@ def test_deepspeed_config_policy_and_buckets(tmp_path):
     )
     ds = deepspeed_config(str(mine), 1, 1, 1.0, 1, lora_14b)
     assert ds["bf16"] == {"enabled": False} and ds["zero_optimization"]["reduce_bucket_size"] == 7
+
+
+def test_no_other_application_imports_the_trainer_and_it_imports_none():
+    """Issue 14: clips, buckets and the cache format are core; the data tools and benchmarks reach
+    the trainer only as a process (``python -m loomis_train…``), never as an import."""
+    import ast
+
+    apps = {"train": "loomis_train", "dataset_tools": "loomis_data", "infer": "loomis_infer",
+            "evaluate": "loomis_eval", "studio": "loomis_studio", "bench": None}  # fmt: skip
+    found = []
+    for folder, own in apps.items():
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    if (
+                        top.startswith("loomis_")
+                        and top != own
+                        and (folder == "train" or top == "loomis_train")
+                    ):
+                        found.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not found, found
