@@ -15,6 +15,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -40,8 +41,28 @@ def config(args) -> SimpleNamespace:
     return SimpleNamespace(model=model, data=data, lora=lora, train=SimpleNamespace(grad_accum=1))
 
 
-def rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def _status_bytes(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def start_rss() -> int:
+    """Reset the peak-RSS mark (Linux: ``clear_refs`` 5) and return the resident size now. The
+    imports' transient high-water mark would otherwise hide a smaller step's peak (a measured 0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return _status_bytes("VmRSS") or 0
+
+
+def peak_rss() -> int:
+    return _status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def build(args, cfg, device):
@@ -119,7 +140,7 @@ def run(args) -> dict:
     device = torch.device("cuda" if cuda else "cpu")
     cfg, dtype = config(args), getattr(torch, args.dtype)
     _warm_imports()  # module imports are not the step's memory
-    base_rss = rss_bytes()
+    base_rss = start_rss()
     model = build(args, cfg, device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
@@ -139,7 +160,7 @@ def run(args) -> dict:
 
         counts = count_params(WanTransformer3DModel(**tc), list(DEFAULT_TARGETS), args.rank)
     est = estimate(cfg, tc, counts, 1, device.type, 0)
-    peak = torch.cuda.max_memory_allocated() if cuda else rss_bytes() - base_rss
+    peak = torch.cuda.max_memory_allocated() if cuda else peak_rss() - base_rss
     return {
         "option": args.option,
         "device": torch.cuda.get_device_name() if cuda else "cpu",
