@@ -18,7 +18,7 @@ import numpy as np
 from loomis.errors import InputError
 
 from . import canvas as canvas_mod
-from . import occlusion, overlays, select, split_screen, trim
+from . import occlusion, overlays, register, select, split_screen, trim
 from .decode import Samples, sample_video
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class CurateConfig:
     num_frames: int | None = None
     progress_aware: bool = False
     min_change: float = 0.5
+    register: bool = True  # register samples to the first one when the camera drifts
     occlusion: occlusion.OcclusionConfig = field(default_factory=occlusion.OcclusionConfig)
     overlay: overlays.OverlayConfig = field(default_factory=overlays.OverlayConfig)
 
@@ -68,11 +69,15 @@ def curate_video(
     if len(samples) < 2:
         raise InputError(f"{path}: too short — {len(samples)} sample(s) at {cfg.sample_fps} fps")
     t_decode = time.perf_counter() - t0
+    drift = register.Drift()
+    if cfg.register and not cfg.split_screen:  # a screen recording does not drift
+        samples.frames, drift = register.stabilise(samples.frames, cfg.sample_fps)
     split_x, reference = None, None
     if cfg.split_screen:
         split_x = split_screen.find_split_column(samples.frames)
         reference = split_screen.reference_photo(samples.frames, split_x)
-    quad = _locate_canvas(samples, cfg, split_x, detectors.canvas)
+    fit = _locate_canvas(samples, cfg, split_x, detectors.canvas)
+    quad = fit.quad
     size = canvas_mod.canvas_size(quad, cfg.max_size)
     canv = _rectify_all(samples, quad, size, split_x)
     act = trim.activity(canv)
@@ -89,6 +94,18 @@ def curate_video(
         frames = [overlays.inpaint(f, overlay_mask, inpainter=detectors.inpainter) for f in frames]
     frames, info = _select(frames, info, cfg)
     meta = _meta(samples, cfg, quad, split_x, first, last, info, overlay_mask)
+    notes = fit.notes + drift.notes
+    meta["provenance"]["canvas"] = {
+        "sure": not notes,
+        "notes": notes,
+        "sides_moved_to_edges": fit.sides_moved,
+        "windows_agreeing": [fit.windows_agreeing, fit.windows],
+        "source_px": [round(v / samples.scale, 1) for v in _quad_size(quad)],
+        "written_px": list(size),
+    }
+    meta["provenance"]["camera_drift"] = drift.as_meta(samples.scale)
+    if notes:
+        log.warning("%s: canvas unsure — %s (check the crop)", samples.source, "; ".join(notes))
     meta["timings"] = {"decode_s": round(t_decode, 3), "total_s": round(time.perf_counter() - t0, 3)}
     return Curated(frames, reference, meta, overlay_mask, quad)
 
@@ -105,23 +122,33 @@ def parse_quad(spec: str) -> np.ndarray:
     return np.array(vals, np.float32).reshape(4, 2)
 
 
-def _locate_canvas(samples: Samples, cfg: CurateConfig, split_x: int | None, detector) -> np.ndarray:
+def _quad_size(quad: np.ndarray) -> tuple[float, float]:
+    tl, tr, br, bl = np.asarray(quad, np.float64)
+    w = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    h = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    return float(w), float(h)
+
+
+def _locate_canvas(
+    samples: Samples, cfg: CurateConfig, split_x: int | None, detector
+) -> canvas_mod.CanvasFit:
     h, w = samples.frames.shape[1:3]
     x0 = split_x or 0
     full = np.float32([[x0, 0], [w, 0], [w, h], [x0, h]])
     if cfg.canvas == "full":
-        return full
+        return canvas_mod.CanvasFit(full)
     if cfg.canvas != "auto":
-        return parse_quad(cfg.canvas) * samples.scale
+        return canvas_mod.CanvasFit(parse_quad(cfg.canvas) * samples.scale)
     frames = samples.frames if split_x is None else samples.frames[:, :, split_x:]
-    quad = canvas_mod.find_canvas(frames, detector=detector)
-    if quad is None:
+    fit = canvas_mod.locate_canvas(frames, detector=detector)
+    if fit.quad is None:
         if split_x is not None:  # a digital drawing panel: the whole right side is the canvas
-            return full
+            return canvas_mod.CanvasFit(full)
         raise InputError(
             f"{samples.source}: no canvas found (pass --canvas full or the corners with --canvas x1,y1,…)"
         )
-    return quad + np.float32([x0, 0])
+    fit.quad = fit.quad + np.float32([x0, 0])
+    return fit
 
 
 def _rectify_all(
