@@ -209,7 +209,7 @@ def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
 SIDE_NAMES = ("top", "right", "bottom", "left")
 
 
-def _check_sides(fit: CanvasFit, final: np.ndarray, edge: float = 14.0, max_grow: float = 0.45) -> None:
+def _check_sides(fit: CanvasFit, final: np.ndarray, edge: float = 14.0, max_grow: float = 1.0) -> None:
     """Move each side without an edge in the finished canvas out to the nearest long straight edge
     (tilted by at most 2 degrees); note the sides that have none within ``max_grow``."""
     quad = fit.quad.astype(np.float64)
