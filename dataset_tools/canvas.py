@@ -118,6 +118,7 @@ class CanvasFit:
     windows_agreeing: int = 0
     windows: int = 0
     sides_moved: list[str] = field(default_factory=list)
+    fills_frame: bool = False
 
 
 def find_canvas(
@@ -164,7 +165,15 @@ def locate_canvas(frames: np.ndarray, windows: int = 6, detector: CanvasDetector
         if fit.quad is None:
             return fit
         fit.notes.append("no bright canvas in any window: quad from where paint accumulated")
-    if detector is None:
+    h, w = meds[0].shape[:2]
+    if _sides_on_border(fit.quad, w, h) >= 3:
+        # a recording of the canvas alone (already cropped): the frame is the canvas, whatever
+        # part of it is still bright
+        fit.quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        fit.fills_frame = True
+        fit.notes = []
+        log.info("the canvas fills the frame")
+    elif detector is None:
         _check_sides(fit, meds[-1])
     fit.sure = not fit.notes
     log.debug("canvas: %s", fit)
@@ -207,6 +216,19 @@ def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 SIDE_NAMES = ("top", "right", "bottom", "left")
+
+
+def _sides_on_border(quad: np.ndarray, w: int, h: int) -> int:
+    """How many sides of ``quad`` (TL TR BR BL) run along the frame's border."""
+    x, y = quad[:, 0], quad[:, 1]
+    tol = 2 + 0.01 * max(w, h)
+    on = [
+        y[0] <= tol and y[1] <= tol,
+        x[1] >= w - 1 - tol and x[2] >= w - 1 - tol,
+        y[2] >= h - 1 - tol and y[3] >= h - 1 - tol,
+        x[3] <= tol and x[0] <= tol,
+    ]
+    return sum(bool(v) for v in on)  # numpy bools would add as a logical or
 
 
 def _check_sides(fit: CanvasFit, final: np.ndarray, edge: float = 14.0, max_grow: float = 1.0) -> None:

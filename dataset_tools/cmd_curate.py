@@ -49,7 +49,13 @@ def register(sub) -> None:
     p.add_argument(
         "--segment", type=float, default=10.0, metavar="SECONDS", help="occlusion-removal segment length"
     )
-    p.add_argument("--max-size", type=int, default=512, help="longest side of the rectified canvas (pixels)")
+    p.add_argument(
+        "--max-size",
+        type=int,
+        default=832,
+        help="longest side of the rectified canvas (pixels; the training width, 32..4096); a smaller "
+        "canvas keeps its own size (never upscaled)",
+    )
     p.add_argument(
         "--num-frames", type=int, default=None, help="keep this many frames (default: every distinct one)"
     )
@@ -77,8 +83,8 @@ def register(sub) -> None:
 def _config(args) -> CurateConfig:
     if args.sample_fps <= 0 or args.segment <= 0:
         raise InputError("--sample-fps and --segment must be positive")
-    if args.max_size < 32:
-        raise InputError("--max-size must be at least 32")
+    if not 32 <= args.max_size <= 4096:
+        raise InputError("--max-size must be 32..4096 (pixels of the rectified canvas)")
     if args.num_frames is not None and args.num_frames < 2:
         raise InputError("--num-frames must be at least 2")
     if args.canvas not in ("auto", "full"):
@@ -87,6 +93,7 @@ def _config(args) -> CurateConfig:
         sample_fps=args.sample_fps,
         segment_s=args.segment,
         max_size=args.max_size,
+        work_size=max(1280, args.max_size * 3 // 2),
         canvas=args.canvas,
         split_screen=args.split_screen,
         trim_video=not args.no_trim,

@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
+import cv2
 import numpy as np
 
 from loomis.errors import InputError
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 class CurateConfig:
     sample_fps: float = 3.0
     segment_s: float = 10.0
-    work_size: int = 960  # decoded frames are downscaled to this longest side
-    max_size: int = 512  # rectified canvas longest side
+    # decoded frames are downscaled to this longest side: large enough that a canvas filling ~2/3
+    # of an HD frame still reaches the training size
+    work_size: int = 1280
+    max_size: int = 832  # rectified canvas longest side (the training width; never upscaled)
     canvas: str = "auto"  # auto | full | x1,y1,x2,y2,x3,y3,x4,y4 (TL TR BR BL, source pixels)
     split_screen: bool = False
     trim_video: bool = True
@@ -68,6 +71,7 @@ def curate_video(
     samples = sample_video(path, cfg.sample_fps, cfg.work_size)
     if len(samples) < 2:
         raise InputError(f"{path}: too short — {len(samples)} sample(s) at {cfg.sample_fps} fps")
+    raw = samples.frames
     t_decode = time.perf_counter() - t0
     drift = register.Drift()
     if cfg.register and not cfg.split_screen:  # a screen recording does not drift
@@ -77,6 +81,8 @@ def curate_video(
         split_x = split_screen.find_split_column(samples.frames)
         reference = split_screen.reference_photo(samples.frames, split_x)
     fit = _locate_canvas(samples, cfg, split_x, detectors.canvas)
+    if drift.registered:
+        fit, drift = _register_on_background(samples, raw, fit, cfg, detectors)
     quad = fit.quad
     size = canvas_mod.canvas_size(quad, cfg.max_size)
     canv = _rectify_all(samples, quad, size, split_x)
@@ -99,6 +105,7 @@ def curate_video(
         "sure": not notes,
         "notes": notes,
         "sides_moved_to_edges": fit.sides_moved,
+        "fills_frame": fit.fills_frame,
         "windows_agreeing": [fit.windows_agreeing, fit.windows],
         "source_px": [round(v / samples.scale, 1) for v in _quad_size(quad)],
         "written_px": list(size),
@@ -120,6 +127,28 @@ def parse_quad(spec: str) -> np.ndarray:
             f"--canvas must be auto, full or 8 numbers x1,y1,…,x4,y4 (TL TR BR BL); got {spec!r}"
         )
     return np.array(vals, np.float32).reshape(4, 2)
+
+
+def _register_on_background(samples: Samples, raw: np.ndarray, fit, cfg: CurateConfig, detectors):
+    """Second registration pass once the canvas is known: burnt-in overlays (the only still things
+    in a drifting video) are inpainted in the unregistered samples, then every window is registered
+    straight to the first on the background around the canvas (no paint, no chained error)."""
+    if cfg.remove_overlays:
+        spread = np.linspace(0, len(raw) - 1, min(48, len(raw))).round().astype(int)
+        still = overlays.find_overlays(np.asarray(raw[spread]), cfg.overlay)
+        if still.any():
+            log.info(
+                "%s: %.2f%% of the frame is a still overlay on a moving camera",
+                samples.source,
+                100 * still.mean(),
+            )
+            raw = np.stack([overlays.inpaint(np.asarray(f), still) for f in raw])
+    inside = ~canvas_mod.background_mask(raw.shape[1:3], fit.quad, 0)
+    background = cv2.dilate(inside.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    samples.frames, drift = register.stabilise(raw, cfg.sample_fps, background=background)
+    if not drift.registered:
+        drift.notes.append("camera drift found, but not confirmed on the background")
+    return _locate_canvas(samples, cfg, None, detectors.canvas), drift
 
 
 def _quad_size(quad: np.ndarray) -> tuple[float, float]:
@@ -181,6 +210,11 @@ def _remove_occlusions(
     canv, times, first, last, cfg: CurateConfig, detector
 ) -> tuple[list[np.ndarray], list[dict]]:
     seg = max(1, int(round(cfg.segment_s * cfg.sample_fps)))
+    if (last + 1 - first) < seg:
+        # a short clip, or a few key frames of a process: segments as long as the default would
+        # leave one or two frames; make about eight (a segment is at least one sample)
+        seg = max(1, (last + 1 - first) // 8)
+        log.info("short painting interval: %.2f s segments", seg / cfg.sample_fps)
     bounds = list(range(first, last + 1, seg))
     if len(bounds) > 1 and last + 1 - bounds[-1] < seg // 3:
         bounds.pop()  # a short tail joins the previous segment
@@ -193,13 +227,20 @@ def _remove_occlusions(
     frames, info = [], []
     stale = None  # pixels of the last result hidden in all of its samples
     for a, b in ranges:
-        masks = occlusion.segment_masks(canv[a:b], prev, cfg.occlusion, detector, skin_ok)
+        if b - a == 1 and detector is None:
+            # one view (key frames of a process): nothing tells a passing hand from new paint
+            masks = np.zeros((1,) + canv.shape[1:3], bool)
+        else:
+            masks = occlusion.segment_masks(canv[a:b], prev, cfg.occlusion, detector, skin_ok)
         if stale is not None and stale.any():
             # bidirectional: what the previous segment never saw is taken from this one's first
             # clean view, and that filled result is the "previous" of this segment's median
             prev, _ = occlusion.fill_from_next(prev, stale, canv[a:b], masks)
             frames[-1] = prev
-        prev, occluded = occlusion.clean_segment(canv[a:b], prev, cfg.occlusion, masks=masks)
+        if b - a == 1 and detector is None:  # the view itself (a median of it and the previous
+            prev, occluded = canv[a].copy(), 0.0  # state would take the darker of the two)
+        else:
+            prev, occluded = occlusion.clean_segment(canv[a:b], prev, cfg.occlusion, masks=masks)
         stale = masks.all(0)
         frames.append(prev)
         outro = a > last
@@ -227,7 +268,10 @@ def _select(
         idx = select.pick(prog, np.array([d["time"] for d in info]), cfg.num_frames, cfg.progress_aware)
         frames, info, prog = [frames[i] for i in idx], [info[i] for i in idx], prog[idx]
     if len(frames) < 2:
-        raise InputError("the curated process has fewer than 2 distinct frames (nothing was painted?)")
+        raise InputError(
+            "the curated process has fewer than 2 distinct frames (nothing was painted? for a short "
+            "clip try a shorter --segment, e.g. --segment 2; --no-trim keeps intro and outro)"
+        )
     for i, (d, p) in enumerate(zip(info, prog)):
         d["index"] = i
         d["progress"] = round(float(p), 4)

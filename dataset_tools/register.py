@@ -118,27 +118,20 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a3 @ b3)[:2]
 
 
-def _verified(frames: np.ndarray, ok: list[int], mats: list[np.ndarray]) -> bool:
-    """The chained motion must bring the samples closer to the first (blurred grey difference),
-    at most of five spread anchors: a hand's motion leaking into the chain does not."""
-    h, w = frames.shape[1:3]
-
-    def grey(img):
-        return cv2.GaussianBlur(cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2GRAY), (0, 0), 2).astype(
-            np.float32
-        )
-
-    ref = grey(frames[0])
-    wins = 0
-    pick = sorted(set(np.linspace(1, len(ok) - 1, min(5, len(ok) - 1)).round().astype(int)))
-    for k in pick:
-        img = grey(frames[ok[k]])
-        warped = cv2.warpAffine(img, mats[k], (w, h), borderMode=cv2.BORDER_REPLICATE)
-        m = 8  # ignore the borders the warp fills in
-        raw = np.abs(img - ref)[m:-m, m:-m].mean()
-        reg = np.abs(warped - ref)[m:-m, m:-m].mean()
-        wins += reg < 0.9 * raw
-    return wins * 2 > len(pick)
+def _verified(first: np.ndarray, last: np.ndarray, m: np.ndarray, s: float) -> bool:
+    """The chained motion must bring the last window's median (grey, matcher scale ``s``) closer
+    to the first one's: a drift of the chain alone makes it worse."""
+    h, w = first.shape
+    m = m.copy()
+    m[:, 2] *= s
+    a = cv2.GaussianBlur(first.astype(np.float32), (0, 0), 2)
+    b = cv2.GaussianBlur(last.astype(np.float32), (0, 0), 2)
+    warped = cv2.warpAffine(b, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    k = 8  # ignore the borders the warp fills in
+    raw = np.abs(b - a)[k:-k, k:-k].mean()
+    reg = np.abs(warped - a)[k:-k, k:-k].mean()
+    log.debug("drift check: mean difference %.2f unregistered, %.2f registered", raw, reg)
+    return bool(reg < 0.9 * raw)
 
 
 def _corner_shift(m: np.ndarray, w: int, h: int) -> float:
@@ -147,28 +140,55 @@ def _corner_shift(m: np.ndarray, w: int, h: int) -> float:
     return float(np.abs(moved - c).max())
 
 
-def stabilise(frames: np.ndarray, rate: float, still_px: float = 0.75) -> tuple[np.ndarray, Drift]:
+def stabilise(
+    frames: np.ndarray,
+    rate: float,
+    still_px: float = 0.75,
+    window_s: float = 3.0,
+    background: np.ndarray | None = None,
+) -> tuple[np.ndarray, Drift]:
     """``frames`` (N, H, W, 3) warped into the first sample's frame when the camera moved more
     than ``still_px``; the input array is returned unchanged otherwise.
 
-    Anchors a second apart are registered each to the one before (they look alike: the painting
-    itself has hardly changed, so its texture matches too) and the steps are chained."""
+    Short windows (``window_s``) are reduced to their temporal median, which removes the moving
+    hand; each window's median is registered to the one before (they look alike: the painting has
+    hardly changed, so its texture matches too), the steps are chained, and the samples between
+    window centres get interpolated transforms. Given ``background`` ((H, W) bool, outside the
+    canvas, in the first window's frame), each window is instead registered directly to the first
+    on the background alone, which does not change as the painting does: no chained error."""
     n, h, w = frames.shape[:3]
     drift = Drift()
     if n < 3:
         return frames, drift
-    feats = _Features(moving_mask(frames))
-    anchors = sorted(set(range(0, n, max(1, int(round(rate))))) | {n - 1})
-    mats, ok = [np.float64([[1, 0, 0], [0, 1, 0]])], [0]
-    prev = feats.of(frames[0])
-    for i in anchors[1:]:
-        cur = feats.of(frames[i])
-        step = feats.fit(cur, prev)  # this anchor → the previous good one
+    mask = moving_mask(frames)
+    if background is not None:
+        bg = cv2.resize(background.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        mask = mask * bg
+    feats = _Features(mask)
+    size = max(3, int(round(window_s * rate)))
+    groups = [g for g in np.array_split(np.arange(n), max(1, n // size)) if len(g)]
+    anchors = [float(g.mean()) for g in groups]
+    meds = (np.median(np.asarray(frames[g[:: max(1, len(g) // 9)]]), axis=0).astype(np.uint8) for g in groups)
+    mats, ok = [np.float64([[1, 0, 0], [0, 1, 0]])], [anchors[0]]
+    prev = feats.of(next(meds))
+    first = prev
+    first_med = prev[0]
+    for t, med in zip(anchors[1:], meds):
+        cur = feats.of(med)
+        if background is not None:
+            m = feats.fit(cur, first)
+            if m is not None:
+                mats.append(m)
+                ok.append(t)
+                prev = cur
+            continue
+        step = feats.fit(cur, prev)  # this window → the previous good one
         if step is None:
-            continue  # the next anchor is tried against the same previous one
+            continue  # the next window is tried against the same previous one
         mats.append(_compose(mats[-1], step))
-        ok.append(i)
+        ok.append(t)
         prev = cur
+    anchors = groups
     drift.anchors, drift.failed_anchors = len(anchors), len(anchors) - len(ok)
     drift.checked = len(ok) > len(anchors) // 2
     if not drift.checked:
@@ -177,7 +197,7 @@ def stabilise(frames: np.ndarray, rate: float, still_px: float = 0.75) -> tuple[
     drift.max_px = max(_corner_shift(m, w, h) for m in mats)
     if drift.max_px < still_px:
         return frames, drift
-    if not _verified(frames, ok, mats):
+    if not _verified(first_med, prev[0], mats[-1], prev[1]):
         log.info("measured camera motion (%.1f px) does not align the samples: assumed still", drift.max_px)
         drift.max_px = 0.0
         return frames, drift

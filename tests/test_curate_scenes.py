@@ -86,3 +86,42 @@ def test_side_without_edge_moves_out_to_the_canvas_edge():
     fit = canvas.locate_canvas(frames)
     assert fit.sides_moved == ["top"], fit
     assert np.abs(fit.quad - true).max() <= 3.0, fit.quad  # 1.5 % of the canvas
+
+
+def test_key_frames_of_a_process_curated_with_defaults(tmp_path, capsys):
+    """A folder of a few key frames (an already cropped, hand-free process, like the real ones in
+    ../shared/realdata): the default 10 s segments would leave one frame; each key frame is kept."""
+    from loomis_data.cli import main
+
+    from loomis.dataset import read_dataset
+    from loomis.io import save_image
+
+    known = scene("basic", SMALL, size=(160, 120), steps=6)[1]
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, f in enumerate(known[1:]):
+        save_image(folder / f"{i:02d}.png", f)
+    with pytest.raises(SystemExit) as exc:
+        main(["curate", str(folder), "--out", str(tmp_path / "ds"), "--medium", "acrylic"])
+    assert exc.value.code == 0, capsys.readouterr().err
+    s = read_dataset(tmp_path / "ds")[0][0]
+    assert s.meta["provenance"]["canvas"]["fills_frame"]
+    frames = s.load_frames()
+    assert len(frames) >= len(known) - 2
+    np.testing.assert_allclose(frames[-1].astype(float), known[-1].astype(float), atol=3)
+
+
+@pytest.mark.realdata
+def test_real_processes_curated_with_defaults(tmp_path):
+    from pathlib import Path
+
+    from loomis.io import load_image
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+    folder = root / "ArmastusChen_inverse_painting" / "sample_timelapse_frames"
+    if not folder.is_dir():
+        pytest.skip("../shared/realdata absent")
+    res = curate_video(folder, CurateConfig())
+    final = load_image(folder / "10_t3m21s.jpg")
+    assert len(res.frames) >= 8 and res.frames[-1].shape == final.shape
+    assert np.abs(res.frames[-1].astype(int) - final).mean() < 2
