@@ -149,10 +149,17 @@ def run(args) -> int:
         len(report.failed),
         out,
     )
-    for src, why in report.failed.items():
-        log.warning("failed: %s: %s", src, why)
-    if batch and report.failed and not report.done and not report.skipped:
-        raise InputError(
-            f"none of the {len(report.failed)} videos could be curated (first: {next(iter(report.failed.values()))})"
+    for sid, why in report.unsure.items():
+        log.warning("check the canvas crop of %s: %s", sid, why)
+    if report.unsure:
+        log.warning(
+            "%d sample(s) with an unsure canvas crop (meta.json provenance.canvas.notes); "
+            "pass --canvas x1,y1,…,x4,y4 for them",
+            len(report.unsure),
         )
+    if batch and report.failed:
+        # the rest is finished; a failure must still fail the job (Slurm, CI) and name the videos
+        names = ", ".join(f"{Path(src).name} ({why})" for src, why in report.failed.items())
+        total = len(report.done) + len(report.skipped) + len(report.failed)
+        raise InputError(f"{len(report.failed)} of {total} videos could not be curated: {names}")
     return 0

@@ -61,6 +61,7 @@ class Detectors:
     canvas: canvas_mod.CanvasDetector | None = None
     occlusion: occlusion.OcclusionDetector | None = None
     inpainter: overlays.Inpainter | None = None
+    name: str = "weight-free"
 
 
 def curate_video(
@@ -111,6 +112,7 @@ def curate_video(
         "written_px": list(size),
     }
     meta["provenance"]["camera_drift"] = drift.as_meta(samples.scale)
+    meta["provenance"]["detectors"] = detectors.name
     if notes:
         log.warning("%s: canvas unsure — %s (check the crop)", samples.source, "; ".join(notes))
     meta["timings"] = {"decode_s": round(t_decode, 3), "total_s": round(time.perf_counter() - t0, 3)}

@@ -3,8 +3,8 @@
 GroundingDINO through ``transformers`` (``AutoModelForZeroShotObjectDetection``): "a canvas." gives
 the canvas box, refined to a quad by the weight-free fit inside it; "a hand. a paintbrush." gives
 occluder boxes, filled as masks. Nothing is downloaded: the folder must hold the weights. Not
-exercised against real weights here (none can be downloaded); tests use a fake detector behind the
-same interfaces.
+exercised against real weights here (none can be downloaded); tests run these classes on a toy-size
+GroundingDINO with random weights (:mod:`loomis_data.tiny_models`).
 """
 
 from __future__ import annotations
@@ -103,7 +103,9 @@ class BoxOcclusionDetector:
 def grounding_dino_detectors(model_dir: str) -> Detectors:
     dino = GroundingDino(model_dir)
     log.info("using GroundingDINO from %s for canvas and hand/brush detection", model_dir)
-    return Detectors(canvas=BoxCanvasDetector(dino), occlusion=BoxOcclusionDetector(dino))
+    return Detectors(
+        canvas=BoxCanvasDetector(dino), occlusion=BoxOcclusionDetector(dino), name="grounding-dino"
+    )
 
 
 def masks_from_boxes(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:

@@ -47,7 +47,6 @@ NEEDS_WEIGHTS = (
 # Examples that fail as written today, with who fixes them (issue 15); remove when fixed.
 KNOWN_BROKEN = {
     "loomis-train configs/tiny.yaml --output runs/smoke": "no dataset given (train, issue 15)",
-    "loomis-data caption data/acrylic": "needs --captions or --model (curate, issue 15)",
 }
 
 
@@ -151,6 +150,10 @@ def make_world(folder: Path, commands: list[str]) -> None:
         shutil.copy(folder / "gt.mp4", folder / "process.mp4")
         shutil.copy(REPO / "loomis" / "lesson" / "paints.yaml", folder / "my_tubes.yaml")
     _loras(folder, full_size="loomis-lora check" in joined and "wan2.1-i2v-14b" in joined)
+    if "loomis-data caption" in joined:  # the captioner named by $LOOMIS_QWEN25_VL: a toy Qwen2.5-VL
+        from loomis_data.tiny_models import save_tiny_qwen25vl
+
+        save_tiny_qwen25vl(folder / "tiny-qwen")
     if MODEL_DIR_PLACEHOLDER in joined or "loomis-data cache" in joined:
         from loomis.models import save_tiny
 
@@ -196,6 +199,9 @@ def test_readme_example_runs(block, command, tmp_path_factory):
     env = os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for var in ("LOOMIS_MODEL", "LOOMIS_WAN21_I2V_14B_480P", "LOOMIS_WAN21_I2V_14B_720P"):
         env.pop(var, None)
+    env.pop("LOOMIS_QWEN25_VL", None)
+    if (folder / "tiny-qwen").is_dir():
+        env["LOOMIS_QWEN25_VL"] = str(folder / "tiny-qwen")
     if (folder / "tiny-model").is_dir():  # the named model's weights: a saved tiny model
         env["LOOMIS_WAN21_I2V_14B_480P"] = str(folder / "tiny-model")
     r = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
