@@ -83,7 +83,7 @@ def curate_video(
         reference = split_screen.reference_photo(samples.frames, split_x)
     fit = _locate_canvas(samples, cfg, split_x, detectors.canvas)
     if drift.registered:
-        fit, drift = _register_on_background(samples, raw, fit, cfg, detectors)
+        fit, drift = _register_on_background(samples, raw, fit, cfg, detectors, drift.max_px)
     quad = fit.quad
     size = canvas_mod.canvas_size(quad, cfg.max_size)
     canv = _rectify_all(samples, quad, size, split_x)
@@ -131,7 +131,9 @@ def parse_quad(spec: str) -> np.ndarray:
     return np.array(vals, np.float32).reshape(4, 2)
 
 
-def _register_on_background(samples: Samples, raw: np.ndarray, fit, cfg: CurateConfig, detectors):
+def _register_on_background(
+    samples: Samples, raw: np.ndarray, fit, cfg: CurateConfig, detectors, moved_px: float
+):
     """Second registration pass once the canvas is known: burnt-in overlays (the only still things
     in a drifting video) are inpainted in the unregistered samples, then every window is registered
     straight to the first on the background around the canvas (no paint, no chained error)."""
@@ -146,7 +148,9 @@ def _register_on_background(samples: Samples, raw: np.ndarray, fit, cfg: CurateC
             )
             raw = np.stack([overlays.inpaint(np.asarray(f), still) for f in raw])
     inside = ~canvas_mod.background_mask(raw.shape[1:3], fit.quad, 0)
-    background = cv2.dilate(inside.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    # the canvas moves over the unregistered samples by up to ``moved_px``: keep clear of it
+    r = int(1.2 * moved_px) + 8
+    background = cv2.dilate(inside.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) == 0
     samples.frames, drift = register.stabilise(raw, cfg.sample_fps, background=background)
     if not drift.registered:
         drift.notes.append("camera drift found, but not confirmed on the background")
