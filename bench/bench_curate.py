@@ -132,6 +132,7 @@ def run(out_dir) -> dict:
         "psnr_ceiling_db": round(float(np.mean([r["psnr_ceiling_db"] for r in rows])), 2),
         "min_x_realtime": min(r["x_realtime"] for r in rows),
         "hand_pixels_left": sum(r["hand_pixels_left"] for r in rows),
+        "shadow_pixels_left": sum(r["shadow_pixels_left"] for r in rows),
         "logo_pixels_left": sum(r["logo_pixels_left"] for r in rows),
         "max_trim_error_s": max(max(r["trim_start_error_s"], r["trim_end_error_s"]) for r in rows),
         "max_quad_corner_error": max(r["quad_corner_error"] for r in rows),
