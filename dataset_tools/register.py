@@ -125,6 +125,26 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a3 @ b3)[:2]
 
 
+def _border_still(frames: np.ndarray, size: int, corr: float = 0.97) -> bool:
+    """Quick test for a still camera: the frame's border band (table, wall: no paint) of the first
+    and last window medians correlates almost perfectly (a lighting change scales, it does not
+    decorrelate). A moving camera shifts the texture there; a featureless border is inconclusive
+    (the full registration decides)."""
+    a, _ = _median_grey(frames, np.arange(0, min(size, len(frames))))
+    b, _ = _median_grey(frames, np.arange(max(0, len(frames) - size), len(frames)))
+    h, w = a.shape
+    band = np.zeros((h, w), bool)
+    bh, bw = max(4, int(0.12 * h)), max(4, int(0.12 * w))
+    band[:bh], band[-bh:], band[:, :bw], band[:, -bw:] = True, True, True, True
+    x = cv2.GaussianBlur(a.astype(np.float32), (0, 0), 1.5)[band]
+    y = cv2.GaussianBlur(b.astype(np.float32), (0, 0), 1.5)[band]
+    if x.std() < 4 or y.std() < 4:
+        return False
+    c = float(np.corrcoef(x, y)[0, 1])
+    log.debug("drift quick check: border correlation %.3f", c)
+    return c >= corr
+
+
 def _verified(first: np.ndarray, last: np.ndarray, m: np.ndarray, s: float) -> bool:
     """The chained motion must bring the last window's median (grey, matcher scale ``s``) closer
     to the first one's where the scene does not change: in a band along the frame's border, which
@@ -173,12 +193,15 @@ def stabilise(
     drift = Drift()
     if n < 3:
         return frames, drift
+    size = max(3, int(round(window_s * rate)))
+    if background is None and _border_still(frames, size):
+        drift.checked = True
+        return frames, drift
     mask = moving_mask(frames)
     if background is not None:
         bg = cv2.resize(background.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST)
         mask = mask * bg
     feats = _Features(mask)
-    size = max(3, int(round(window_s * rate)))
     groups = [g for g in np.array_split(np.arange(n), max(1, n // size)) if len(g)]
     anchors = [float(g.mean()) for g in groups]
     # grey medians at the matcher's scale: a third of the work of colour ones at full size
