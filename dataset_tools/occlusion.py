@@ -98,7 +98,13 @@ def transient_masks(
     weak = ((dev_med > cfg.threshold // 2) & skin) | hard
     # a hand's shadow: the canvas under it, uniformly darker (the paper's named limitation: dark
     # artefacts left in the data); fainter than an occluder, so it gets its own, lower bar
-    shade = shadow_mask(small, med, cfg.threshold // 2) & ~persistent(small, cfg.threshold // 2)
+    # only pixels that deviate and are not masked yet are candidates (keeps this cheap)
+    cand = (dev_med > cfg.threshold // 2) & ~strong & ~weak & ~back
+    shade = np.zeros_like(cand)
+    if cand.any():
+        idx = np.nonzero(cand)
+        shade[idx] = shadow_mask(small[idx][None], med[idx[1:]][None], cfg.threshold // 2)[0]
+        shade &= ~persistent(small, cfg.threshold // 2)
     raw = (strong | weak | back | shade).astype(np.uint8)
     r = max(1, int(round(cfg.dilate * min(h, w))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
