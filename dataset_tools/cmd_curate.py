@@ -74,6 +74,12 @@ def register(sub) -> None:
         help="local GroundingDINO folder (transformers layout) for canvas and hand/brush detection",
     )
     p.add_argument(
+        "--mask-model",
+        default=None,
+        metavar="DIR",
+        help="local SAM 2 folder (transformers layout): hand/brush masks from the --detector-model boxes",
+    )
+    p.add_argument(
         "--shard", default=None, metavar="I/N", help="process only videos k with k %% N == I (0 <= I < N)"
     )
     p.add_argument("--overwrite", action="store_true", help="redo videos that are already curated")
@@ -122,10 +128,12 @@ def run(args) -> int:
     _check_output(out)
     out.mkdir(parents=True, exist_ok=True)
     detectors = None
+    if args.mask_model and not args.detector_model:
+        raise InputError("--mask-model needs --detector-model (SAM 2 is prompted with its hand/brush boxes)")
     if args.detector_model:
         from .detectors import grounding_dino_detectors
 
-        detectors = grounding_dino_detectors(args.detector_model)
+        detectors = grounding_dino_detectors(args.detector_model, args.mask_model)
     bar = None
     if batch and progress_enabled():
         from tqdm import tqdm

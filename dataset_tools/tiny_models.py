@@ -250,3 +250,47 @@ def save_tiny_img2img(folder: str | os.PathLike, seed: int = 0) -> Path:
 
     shutil.rmtree(tok_dir)
     return folder
+
+
+def save_tiny_sam2(folder: str | os.PathLike, seed: int = 0, size: int = 128) -> Path:
+    """A SAM 2 folder (``Sam2Model`` + processor) at a ``size``-pixel input of toy width."""
+    import torch
+    from transformers import Sam2Config, Sam2ImageProcessorFast, Sam2Model, Sam2Processor
+    from transformers.models.sam2.configuration_sam2 import (
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    folder = Path(folder)
+    backbone = Sam2HieraDetConfig(
+        hidden_size=16,
+        image_size=[size, size],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[4, 4, 4, 4],
+        global_attention_blocks=[3],  # not a stage's first block (those pool with their window)
+        window_positional_embedding_background_size=[4, 4],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[128, 64, 32, 16],
+        backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+        fpn_hidden_size=32,
+    )
+    cfg = Sam2Config(
+        vision_config=vision,
+        prompt_encoder_config=Sam2PromptEncoderConfig(hidden_size=32, image_size=size, patch_size=16),
+        mask_decoder_config=Sam2MaskDecoderConfig(
+            hidden_size=32, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+        ),
+    )
+    torch.manual_seed(seed)
+    Sam2Model(cfg).eval().save_pretrained(folder)
+    image_proc = Sam2ImageProcessorFast(
+        size={"height": size, "width": size}, mask_size={"height": size // 4, "width": size // 4}
+    )
+    Sam2Processor(image_processor=image_proc).save_pretrained(folder)
+    return folder

@@ -65,12 +65,9 @@ def test_grounding_dino_detectors_through_curate_flag(tmp_path):
     tut = make_tutorial(tmp_path / "lesson.mp4", spec, procedural_sequence((96, 72), steps=3))
     out = tmp_path / "ds"
     code = cli("curate", tut.path, "--out", out, "--medium", "acrylic", "--detector-model", model)
-    # random boxes: either a sample is written from the detector's canvas, or no canvas is found
-    # (exit 2, the usual one-line error) — never a traceback
-    assert code in (0, 2)
-    if code == 0:
-        s = read_dataset(out)[0][0]
-        assert s.meta["provenance"]["detectors"] == "grounding-dino"
+    # the seeded random boxes give some canvas: a sample is written through the detector's path
+    assert code == 0
+    assert read_dataset(out)[0][0].meta["provenance"]["detectors"] == "grounding-dino"
 
 
 def test_diffusers_img2img_variants_through_model_flag(dataset, tmp_path):
@@ -84,3 +81,36 @@ def test_diffusers_img2img_variants_through_model_flag(dataset, tmp_path):
 
     img = load_image(s.root / "variants" / "watercolor.png")
     assert img.shape == s.load_reference().shape  # the pipeline's output, resized back
+
+
+def test_sam2_masks_from_dino_boxes_through_curate_flags(tmp_path, capsys):
+    from loomis_data.detectors import GroundingDino, Sam2Masks, SamOcclusionDetector
+
+    dino_dir = tiny_models.save_tiny_grounding_dino(tmp_path / "dino")
+    sam_dir = tiny_models.save_tiny_sam2(tmp_path / "sam")
+    sam = Sam2Masks(str(sam_dir))
+    img = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    union = sam.union(img, np.array([[5, 5, 30, 40], [40, 10, 75, 55]]))
+    assert union.shape == (60, 80) and union.dtype == bool
+    assert not sam.union(img, np.zeros((0, 4))).any()
+    none = SamOcclusionDetector(GroundingDino(str(dino_dir), box_threshold=1.01), sam)
+    assert not none.masks(np.stack([img, img])).any()  # no boxes, no masks
+    spec = TutorialSpec(size=(192, 108), fps=6.0, intro_s=2.0, paint_s=10.0, outro_s=2.0, cell=24)
+    tut = make_tutorial(tmp_path / "lesson.mp4", spec, procedural_sequence((96, 72), steps=3))
+    out = tmp_path / "ds"
+    assert cli("curate", tut.path, "--out", out, "--medium", "acrylic", "--mask-model", sam_dir) == 2
+    assert "--mask-model needs --detector-model" in capsys.readouterr().err
+    code = cli(
+        "curate",
+        tut.path,
+        "--out",
+        out,
+        "--medium",
+        "acrylic",
+        "--detector-model",
+        dino_dir,
+        "--mask-model",
+        sam_dir,
+    )
+    assert code == 0
+    assert read_dataset(out)[0][0].meta["provenance"]["detectors"] == "grounding-dino+sam2"
