@@ -214,3 +214,14 @@ def test_shadow_is_the_canvas_dimmed_not_new_paint():
     faint = (ref * 0.97).astype(np.uint8)  # compression-level flicker
     got = shadow_mask(np.stack([shadow, paint, faint, ref]), ref, 14)
     assert got[0].all() and not got[1].any() and not got[2].any() and not got[3].any()
+
+
+def test_inpaint_in_a_crop_equals_full_frame_telea():
+    from loomis_data.overlays import inpaint
+
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    m = np.zeros((200, 300), bool)
+    m[150:170, 220:280] = True
+    m[2:6, 290:299] = True  # a second hole at the border
+    want = cv2.inpaint(img, m.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+    np.testing.assert_array_equal(inpaint(img, m), want)
