@@ -230,6 +230,8 @@ def _remove_occlusions(
     prev = blank_canvas(canv, first)
     a, b = ranges[-1]  # the outro (or the last segment): where the finished painting is skin-coloured
     skin_ok = occlusion.skin_in_painting(np.median(canv[a:b], axis=0).astype(np.uint8))
+    # a beige or toned ground is skin-coloured too: there the colour cue cannot tell a hand
+    skin_ok |= occlusion.skin_in_painting(prev)
     frames, info = [], []
     stale = None  # pixels of the last result hidden in all of its samples
     for a, b in ranges:
