@@ -125,3 +125,24 @@ def test_real_processes_curated_with_defaults(tmp_path):
     final = load_image(folder / "10_t3m21s.jpg")
     assert len(res.frames) >= 8 and res.frames[-1].shape == final.shape
     assert np.abs(res.frames[-1].astype(int) - final).mean() < 2
+
+
+def test_frames_kept_at_training_size_never_upscaled(tmp_path, capsys):
+    """Issue 10: the rectified canvas keeps up to 832 px on its long side (the training width),
+    a smaller canvas keeps its own size, and the sizes are recorded for the trainer to check."""
+    from loomis_data.cli import main
+
+    assert CurateConfig().max_size == 832
+    big = np.float32([[0, 0], [1200, 0], [1200, 900], [0, 900]])
+    small = np.float32([[10, 10], [310, 10], [310, 210], [10, 210]])
+    assert canvas.canvas_size(big, 832) == (832, 624)
+    assert canvas.canvas_size(small, 832) == (300, 200)  # not upscaled
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["curate", str(tmp_path), "--out", str(tmp_path / "ds"), "--medium", "oil", "--max-size", "5000"]
+        )
+    assert exc.value.code == 2 and "--max-size" in capsys.readouterr().err
+    tut, res = _run("basic", tmp_path)
+    c = res.meta["provenance"]["canvas"]
+    assert max(c["written_px"]) == round(max(c["source_px"]))  # 320x180 video: the canvas' own size
+    assert res.frames[-1].shape[1::-1] == tuple(c["written_px"])
