@@ -37,6 +37,7 @@ class BatchReport:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # source → reason
+    unsure: dict[str, str] = field(default_factory=dict)  # sample id → why its canvas crop is unsure
 
 
 def gather_inputs(arg: str) -> tuple[list[Path], bool]:
@@ -124,14 +125,22 @@ def _clean_partial(dataset: Path, sid: str) -> None:
 
 
 def curate_one(
-    video: Path, sid: str, dataset: Path, medium: str, cfg: CurateConfig, detectors: Detectors | None
+    video: Path,
+    sid: str,
+    dataset: Path,
+    medium: str,
+    cfg: CurateConfig,
+    detectors: Detectors | None,
+    shard: tuple[int, int] | None = None,
 ) -> Path:
     """Curate and write one sample; overwrites an older sample of the same id only when complete."""
     _clean_partial(dataset, sid)
     result = curate_video(video, cfg, detectors)
     ref = result.reference if result.reference is not None else result.frames[-1]
     meta = {**result.meta, "split_screen": cfg.split_screen}
-    return write_sample(dataset, sid, result.frames, ref, medium=medium, meta=meta, overwrite=True)
+    return write_sample(
+        dataset, sid, result.frames, ref, medium=medium, meta=meta, overwrite=True, shard=shard
+    )
 
 
 def run_batch(
@@ -160,8 +169,11 @@ def run_batch(
                 report.skipped.append(sid)
                 log.info("%s: already curated, skipped", sid)
                 continue
-            out = curate_one(video, sid, dataset, medium, cfg, detectors)
-            _mark(dataset, sid, video, "done", sample=str(out.name))
+            out = curate_one(video, sid, dataset, medium, cfg, detectors, shard)
+            canvas = json.loads((out / "meta.json").read_text())["provenance"].get("canvas", {})
+            if canvas.get("notes"):
+                report.unsure[sid] = "; ".join(canvas["notes"])
+            _mark(dataset, sid, video, "done", sample=str(out.name), canvas_sure=not canvas.get("notes"))
             report.done.append(sid)
         except InputError as exc:
             if not batch:

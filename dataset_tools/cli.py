@@ -9,7 +9,7 @@ import sys
 
 from loomis.cli import ArgumentParser, run_main, setup_logging
 
-SUBCOMMANDS = ["curate", "synth", "caption", "variants", "cache", "inspect"]
+SUBCOMMANDS = ["curate", "synth", "caption", "variants", "cache", "inspect", "import"]
 
 
 def build_parser() -> ArgumentParser:

@@ -49,7 +49,13 @@ def register(sub) -> None:
     p.add_argument(
         "--segment", type=float, default=10.0, metavar="SECONDS", help="occlusion-removal segment length"
     )
-    p.add_argument("--max-size", type=int, default=512, help="longest side of the rectified canvas (pixels)")
+    p.add_argument(
+        "--max-size",
+        type=int,
+        default=832,
+        help="longest side of the rectified canvas (pixels; the training width, 32..4096); a smaller "
+        "canvas keeps its own size (never upscaled)",
+    )
     p.add_argument(
         "--num-frames", type=int, default=None, help="keep this many frames (default: every distinct one)"
     )
@@ -68,6 +74,12 @@ def register(sub) -> None:
         help="local GroundingDINO folder (transformers layout) for canvas and hand/brush detection",
     )
     p.add_argument(
+        "--mask-model",
+        default=None,
+        metavar="DIR",
+        help="local SAM 2 folder (transformers layout): hand/brush masks from the --detector-model boxes",
+    )
+    p.add_argument(
         "--shard", default=None, metavar="I/N", help="process only videos k with k %% N == I (0 <= I < N)"
     )
     p.add_argument("--overwrite", action="store_true", help="redo videos that are already curated")
@@ -77,8 +89,8 @@ def register(sub) -> None:
 def _config(args) -> CurateConfig:
     if args.sample_fps <= 0 or args.segment <= 0:
         raise InputError("--sample-fps and --segment must be positive")
-    if args.max_size < 32:
-        raise InputError("--max-size must be at least 32")
+    if not 32 <= args.max_size <= 4096:
+        raise InputError("--max-size must be 32..4096 (pixels of the rectified canvas)")
     if args.num_frames is not None and args.num_frames < 2:
         raise InputError("--num-frames must be at least 2")
     if args.canvas not in ("auto", "full"):
@@ -87,6 +99,7 @@ def _config(args) -> CurateConfig:
         sample_fps=args.sample_fps,
         segment_s=args.segment,
         max_size=args.max_size,
+        work_size=max(1280, args.max_size * 3 // 2),
         canvas=args.canvas,
         split_screen=args.split_screen,
         trim_video=not args.no_trim,
@@ -115,10 +128,12 @@ def run(args) -> int:
     _check_output(out)
     out.mkdir(parents=True, exist_ok=True)
     detectors = None
+    if args.mask_model and not args.detector_model:
+        raise InputError("--mask-model needs --detector-model (SAM 2 is prompted with its hand/brush boxes)")
     if args.detector_model:
         from .detectors import grounding_dino_detectors
 
-        detectors = grounding_dino_detectors(args.detector_model)
+        detectors = grounding_dino_detectors(args.detector_model, args.mask_model)
     bar = None
     if batch and progress_enabled():
         from tqdm import tqdm
@@ -142,10 +157,17 @@ def run(args) -> int:
         len(report.failed),
         out,
     )
-    for src, why in report.failed.items():
-        log.warning("failed: %s: %s", src, why)
-    if batch and report.failed and not report.done and not report.skipped:
-        raise InputError(
-            f"none of the {len(report.failed)} videos could be curated (first: {next(iter(report.failed.values()))})"
+    for sid, why in report.unsure.items():
+        log.warning("check the canvas crop of %s: %s", sid, why)
+    if report.unsure:
+        log.warning(
+            "%d sample(s) with an unsure canvas crop (meta.json provenance.canvas.notes); "
+            "pass --canvas x1,y1,…,x4,y4 for them",
+            len(report.unsure),
         )
+    if batch and report.failed:
+        # the rest is finished; a failure must still fail the job (Slurm, CI) and name the videos
+        names = ", ".join(f"{Path(src).name} ({why})" for src, why in report.failed.items())
+        total = len(report.done) + len(report.skipped) + len(report.failed)
+        raise InputError(f"{len(report.failed)} of {total} videos could not be curated: {names}")
     return 0

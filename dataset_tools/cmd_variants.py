@@ -12,6 +12,8 @@ from loomis.errors import InputError
 from loomis.io import save_image
 from loomis.mediums import build_prompt, get_medium, medium_names
 
+from .batch import parse_shard
+from .cmd_caption import shard_samples
 from .variants import WEIGHT_FREE, DiffusersEditor, make_variant
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,13 @@ def register(sub) -> None:
         "--prefer-model", action="store_true", help="use the model even where a weight-free style exists"
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing variants")
+    p.add_argument("--steps", type=int, default=30, help="denoising steps of the --model pipeline (1..200)")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="only samples k with k %% N == I (sorted by id; 0 <= I < N); a rerun skips finished ones",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,11 +65,17 @@ def _targets(spec: str, has_model: bool) -> list[str]:
 
 
 def add_variants(
-    dataset: Path, targets: list[str], editor=None, prefer_model: bool = False, overwrite: bool = False
+    dataset: Path,
+    targets: list[str],
+    editor=None,
+    prefer_model: bool = False,
+    overwrite: bool = False,
+    shard: tuple[int, int] = (0, 1),
 ) -> int:
     samples, _ = read_dataset(dataset)
     if not samples:
         raise InputError(f"{dataset} has no readable samples")
+    samples = shard_samples(samples, shard)
     written = 0
     for s in samples:
         variants = [v for v in s.meta.get("variants") or []]
@@ -79,13 +94,16 @@ def add_variants(
                 {"path": rel, "medium": t, "prompt": prompt}
             ]
             written += 1
-        update_meta(dataset, s.id, {"variants": variants})
+        update_meta(dataset, s.id, {"variants": variants}, shard=shard)
     return written
 
 
 def run(args) -> int:
+    if not 1 <= args.steps <= 200:
+        raise InputError("--steps must be 1..200")
+    shard = parse_shard(args.shard)
     targets = _targets(args.to, bool(args.model))
-    editor = DiffusersEditor(args.model) if args.model else None
-    n = add_variants(Path(args.dataset), targets, editor, args.prefer_model, args.overwrite)
+    editor = DiffusersEditor(args.model, steps=args.steps) if args.model else None
+    n = add_variants(Path(args.dataset), targets, editor, args.prefer_model, args.overwrite, shard)
     log.info("variants: wrote %d images", n)
     return 0

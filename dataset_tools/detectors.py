@@ -3,8 +3,8 @@
 GroundingDINO through ``transformers`` (``AutoModelForZeroShotObjectDetection``): "a canvas." gives
 the canvas box, refined to a quad by the weight-free fit inside it; "a hand. a paintbrush." gives
 occluder boxes, filled as masks. Nothing is downloaded: the folder must hold the weights. Not
-exercised against real weights here (none can be downloaded); tests use a fake detector behind the
-same interfaces.
+exercised against real weights here (none can be downloaded); tests run these classes on a toy-size
+GroundingDINO with random weights (:mod:`loomis_data.tiny_models`).
 """
 
 from __future__ import annotations
@@ -100,10 +100,72 @@ class BoxOcclusionDetector:
         return out
 
 
-def grounding_dino_detectors(model_dir: str) -> Detectors:
+class Sam2Masks:
+    """SAM 2 (transformers' ``Sam2Model``) from a local folder: box prompts → pixel masks."""
+
+    def __init__(self, model_dir: str):
+        path = Path(model_dir)
+        if not (path / "config.json").is_file():
+            raise InputError(f"--mask-model {model_dir}: no config.json there (a local SAM 2 folder)")
+        import torch
+        from transformers import AutoProcessor, Sam2Model
+
+        self.torch = torch
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        self.model = Sam2Model.from_pretrained(path, local_files_only=True).to(self.device).eval()
+
+    def union(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(H, W) bool: the union of the masks of ``boxes`` (K, 4) x0, y0, x1, y1 in pixels."""
+        from PIL import Image
+
+        if len(boxes) == 0:
+            return np.zeros(image.shape[:2], bool)
+        inputs = self.processor(
+            images=Image.fromarray(image),
+            input_boxes=[np.asarray(boxes, float).tolist()],
+            return_tensors="pt",
+        ).to(self.device)
+        with self.torch.no_grad():
+            out = self.model(**inputs, multimask_output=False)
+        masks = self.processor.post_process_masks(out.pred_masks.cpu(), inputs["original_sizes"].cpu())[0]
+        return masks.numpy().reshape(-1, *image.shape[:2]).any(0)
+
+
+class SamOcclusionDetector:
+    """Occluders = SAM 2 masks of the hand and brush boxes GroundingDINO finds (painvidpro's
+    approach): the hand's outline instead of its box, so less canvas is thrown away."""
+
+    def __init__(
+        self, dino: GroundingDino, sam: Sam2Masks, prompt: str = "a hand. a paintbrush.", grow: int = 3
+    ):
+        self.dino, self.sam, self.prompt, self.grow = dino, sam, prompt, grow
+
+    def masks(self, samples: np.ndarray) -> np.ndarray:
+        n, h, w = samples.shape[:3]
+        out = np.zeros((n, h, w), bool)
+        kernel = np.ones((2 * self.grow + 1,) * 2, np.uint8)
+        for i in range(n):
+            img = np.asarray(samples[i])
+            boxes = self.dino.boxes(img, self.prompt)[:, :4]
+            m = self.sam.union(img, boxes).astype(np.uint8)
+            out[i] = cv2.dilate(m, kernel) > 0
+        return out
+
+
+def grounding_dino_detectors(model_dir: str, mask_model: str | None = None) -> Detectors:
     dino = GroundingDino(model_dir)
     log.info("using GroundingDINO from %s for canvas and hand/brush detection", model_dir)
-    return Detectors(canvas=BoxCanvasDetector(dino), occlusion=BoxOcclusionDetector(dino))
+    if mask_model:
+        log.info("using SAM 2 from %s for hand/brush masks", mask_model)
+        return Detectors(
+            canvas=BoxCanvasDetector(dino),
+            occlusion=SamOcclusionDetector(dino, Sam2Masks(mask_model)),
+            name="grounding-dino+sam2",
+        )
+    return Detectors(
+        canvas=BoxCanvasDetector(dino), occlusion=BoxOcclusionDetector(dino), name="grounding-dino"
+    )
 
 
 def masks_from_boxes(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:

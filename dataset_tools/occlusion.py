@@ -96,7 +96,16 @@ def transient_masks(
     # it alone would mask every layer and leave the stale previous state
     strong = (dev_med > cfg.threshold) & (dev_prev > cfg.threshold) & ~persistent(small, cfg.threshold)
     weak = ((dev_med > cfg.threshold // 2) & skin) | hard
-    raw = (strong | weak | back).astype(np.uint8)
+    # a hand's shadow: the canvas under it, uniformly darker (the paper's named limitation: dark
+    # artefacts left in the data); fainter than an occluder, so it gets its own, lower bar
+    # only pixels that deviate and are not masked yet are candidates (keeps this cheap)
+    cand = (dev_med > cfg.threshold // 2) & ~strong & ~weak & ~back
+    shade = np.zeros_like(cand)
+    if cand.any():
+        idx = np.nonzero(cand)
+        shade[idx] = shadow_mask(small[idx][None], med[idx[1:]][None], cfg.threshold // 2)[0]
+        shade &= ~persistent(small, cfg.threshold // 2)
+    raw = (strong | weak | back | shade).astype(np.uint8)
     r = max(1, int(round(cfg.dilate * min(h, w))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     out = np.empty((n, h, w), bool)
@@ -105,6 +114,17 @@ def transient_masks(
         m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
         out[i] = cv2.dilate(m, kernel) > 0
     return out
+
+
+def shadow_mask(small: np.ndarray, ref: np.ndarray, threshold: int) -> np.ndarray:
+    """(N, h, w) samples that are ``ref`` dimmed: every channel darker by more than ``threshold``
+    grey levels in sum, by a similar factor (0.35-0.93) — a shadow keeps the colour, paint does not."""
+    s = small.astype(np.float32) + 4.0
+    r = ref.astype(np.float32)[None] + 4.0
+    ratio = s / r
+    lo, hi = ratio.min(-1), ratio.max(-1)
+    darker = (r - s).sum(-1) > threshold
+    return darker & (hi < 0.93) & (lo > 0.35) & (hi - lo < 0.12)
 
 
 def persistent(small: np.ndarray, threshold: int) -> np.ndarray:

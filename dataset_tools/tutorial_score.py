@@ -5,6 +5,8 @@
   that match no true state of the canvas during the frame's segment within two pixels (a segment's
   result is a median over 10 s of painting; paint that was there for part of that time, or an edge
   resampled a pixel off, is a timing or resampling error that PSNR counts, not a hand left behind).
+* Shadow residue: recovered pixels darker (by 12 grey levels, every channel) than every true
+  state of the canvas during the frame's segment within two pixels.
 * Logo residue: the same for pixels inside the logo's footprint that look like the badge (white
   blank canvas that is only late is not a logo).
 * Trimming error: detected painting interval vs the true one, in seconds.
@@ -61,7 +63,7 @@ def score(tut: Tutorial, frames: list[np.ndarray], meta: dict, tol: int = 40) ->
     kh, kw = tut.known[0].shape[:2]
     logo = logo_mask(tut)
     hand_colours = np.stack([SKIN, SKIN * 0.92, BRUSH])
-    psnrs, hand_px, strict_px, logo_px = [], 0, 0, 0
+    psnrs, hand_px, strict_px, logo_px, shadow_px = [], 0, 0, 0, 0
     for f, d in zip(frames, meta["frames"]):
         rec = cv2.resize(f, (kw, kh), interpolation=cv2.INTER_AREA)
         gt = tut.canvas_at(float(d["time"]))
@@ -73,6 +75,8 @@ def score(tut: Tutorial, frames: list[np.ndarray], meta: dict, tol: int = 40) ->
         hand_px += int((wrong & handlike).sum())
         # the stricter count of earlier reports: unlike the truth at the frame's own time stamp
         strict_px += int(((np.abs(r - gt.astype(np.int16)).max(-1) > tol) & handlike).sum())
+        # a shadow left behind: darker than every true state of the segment in every channel
+        shadow_px += int((r < lo - 12).all(-1).sum())
         logolike = _near(rec, LOGO_COLOURS, 40) & ~_near(gt, LOGO_COLOURS, 60)
         logo_px += int((wrong & logolike & logo).sum())
     trim = meta["provenance"]["trim_s"]
@@ -84,6 +88,7 @@ def score(tut: Tutorial, frames: list[np.ndarray], meta: dict, tol: int = 40) ->
         "psnr_final_db": round(psnr(final, tut.known[-1]), 2),
         "hand_pixels_left": hand_px,
         "hand_like_pixels_at_frame_time": strict_px,
+        "shadow_pixels_left": shadow_px,
         "logo_pixels_left": logo_px,
         "logo_region_psnr_final_db": round(psnr(final, tut.known[-1], logo), 2) if logo.any() else None,
         "trim_start_error_s": round(abs(trim[0] - tut.paint_start), 2),

@@ -33,6 +33,7 @@ from loomis.io import atomic_dir, atomic_path, load_image
 log = logging.getLogger(__name__)
 
 INDEX = "dataset.jsonl"
+SHARD_INDEX_DIR = "index"  # DATASET/index/shard-I-of-N.jsonl: one writer each (NFS/Lustre-safe)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SPLITS = ("train", "val", "test")
 
@@ -116,6 +117,7 @@ def write_sample(
     meta: dict | None = None,
     extra_files: dict[str, np.ndarray] | None = None,
     overwrite: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Path:
     """Write one complete sample (frames in painting order) and add it to the index.
 
@@ -159,7 +161,7 @@ def write_sample(
             p.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.asarray(img, np.uint8)).save(p)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    _upsert_index(dataset, _index_row(meta))
+    _upsert_index(dataset, _index_row(meta), shard)
     return target
 
 
@@ -171,16 +173,29 @@ def _index_row(meta: dict) -> dict:
     return row
 
 
-def _upsert_index(dataset: Path, row: dict) -> None:
+def _upsert_index(dataset: Path, row: dict, shard: tuple[int, int] | None = None) -> None:
     """Append the row under the lock: O(1) per sample, so curating thousands of videos stays
-    linear. A re-written sample appears again; readers take the last row per id."""
+    linear. A re-written sample appears again; readers take the last row per id. A sharded writer
+    (``shard=(i, n)``, n > 1) appends to its own file instead: file locks are not to be trusted on
+    NFS or Lustre, and one writer per file needs none (:func:`index_rows` merges them)."""
+    if shard is not None and shard[1] > 1:
+        folder = dataset / SHARD_INDEX_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        (dataset / INDEX).touch()  # the dataset's marker stays where readers look for it
+        with open(folder / f"shard-{shard[0]}-of-{shard[1]}.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return
     with _locked_index(dataset) as index, open(index, "a") as fh:
         fh.write(json.dumps(row) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def update_meta(dataset: str | os.PathLike, sample_id: str, updates: dict) -> dict:
+def update_meta(
+    dataset: str | os.PathLike, sample_id: str, updates: dict, shard: tuple[int, int] | None = None
+) -> dict:
     """Merge ``updates`` into a sample's meta.json (atomically) and refresh its index row."""
     dataset = Path(dataset)
     path = dataset / sample_id / "meta.json"
@@ -188,7 +203,7 @@ def update_meta(dataset: str | os.PathLike, sample_id: str, updates: dict) -> di
     meta.update(updates)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    _upsert_index(dataset, _index_row(meta))
+    _upsert_index(dataset, _index_row(meta), shard)
     return meta
 
 
@@ -208,6 +223,21 @@ def _read_index_rows(index: Path) -> list[dict]:
                 break
             raise InputError(f"{index}: line {n} is not valid JSON") from None
         rows[str(row.get("id"))] = row
+    return list(rows.values())
+
+
+def index_rows(dataset: str | os.PathLike) -> list[dict]:
+    """The dataset's index: ``dataset.jsonl`` and the per-shard files of sharded writers, merged
+    (one row per id; the file written last wins, so a sample redone by a later run is current)."""
+    dataset = Path(dataset)
+    files = [dataset / INDEX] if (dataset / INDEX).exists() else []
+    shards = sorted(
+        (dataset / SHARD_INDEX_DIR).glob("shard-*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    rows: dict[str, dict] = {}
+    for f in files + shards:
+        for row in _read_index_rows(f):
+            rows[str(row.get("id"))] = row
     return list(rows.values())
 
 
@@ -237,7 +267,7 @@ def read_dataset(
     if on_bad not in ("skip", "error"):
         raise ValueError("on_bad must be 'skip' or 'error'")
     samples, problems = [], []
-    for row in _read_index_rows(index):
+    for row in index_rows(dataset):
         if split is not None and row.get("split") != split:
             continue
         sample, problem = _check_sample(dataset, row)

@@ -91,7 +91,7 @@ def test_split_screen_reference(tmp_path):
     assert m["hand_pixels_left"] == 0 and m["psnr_final_db"] >= 25, m  # measured 26.4 dB
 
 
-def test_batch_resume_shard_and_corrupt(tutorial, tmp_path, monkeypatch):
+def test_batch_resume_shard_and_corrupt(tutorial, tmp_path, monkeypatch, capsys):
     vids = tmp_path / "videos"
     vids.mkdir()
     for name in ("a", "b"):
@@ -115,7 +115,13 @@ def test_batch_resume_shard_and_corrupt(tutorial, tmp_path, monkeypatch):
     calls.clear()
     # shard 1/2 of the sorted list [a, b, broken] is b only; shard 0/2 has a (done) and broken
     assert cli("curate", vids, "--out", out, "--medium", "oil", "--shard", "1/2") == 0
-    assert cli("curate", vids, "--out", out, "--medium", "oil", "--shard", "0/2") == 0
+    capsys.readouterr()
+    # a batch with a failure finishes the rest, then exits 2 naming it (and so does a rerun)
+    assert cli("curate", vids, "--out", out, "--medium", "oil", "--shard", "0/2") == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 videos could not be curated: broken.mp4" in err
+    assert cli("curate", vids, "--out", out, "--medium", "oil") == 2
+    assert "broken.mp4" in capsys.readouterr().err
     ids = sorted(s.id for s in read_dataset(out)[0])
     assert ids == ["a", "b"]
     state = json.loads((out / ".curate" / "broken.json").read_text())

@@ -203,3 +203,25 @@ def test_weight_free_variants(rgb_image, medium):
         assert np.all(out[..., 0] == out[..., 1])
     with pytest.raises(InputError):
         make_variant(rgb_image, "photo")
+
+
+def test_shadow_is_the_canvas_dimmed_not_new_paint():
+    from loomis_data.occlusion import shadow_mask
+
+    ref = np.full((4, 4, 3), (200, 150, 100), np.uint8)
+    shadow = (ref * 0.6).astype(np.uint8)  # same colour, 40 % darker
+    paint = np.full_like(ref, (60, 140, 90))  # darker too, but another colour
+    faint = (ref * 0.97).astype(np.uint8)  # compression-level flicker
+    got = shadow_mask(np.stack([shadow, paint, faint, ref]), ref, 14)
+    assert got[0].all() and not got[1].any() and not got[2].any() and not got[3].any()
+
+
+def test_inpaint_in_a_crop_equals_full_frame_telea():
+    from loomis_data.overlays import inpaint
+
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    m = np.zeros((200, 300), bool)
+    m[150:170, 220:280] = True
+    m[2:6, 290:299] = True  # a second hole at the border
+    want = cv2.inpaint(img, m.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+    np.testing.assert_array_equal(inpaint(img, m), want)

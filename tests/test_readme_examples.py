@@ -44,10 +44,6 @@ NEEDS_WEIGHTS = (
     "loomis-train configs/base.yaml",
     "loomis-train configs/transfer.yaml",
 )
-# Examples that fail as written today, with who fixes them (issue 15); remove when fixed.
-KNOWN_BROKEN = {
-    "loomis-data caption data/acrylic": "needs --captions or --model (curate, issue 15)",
-}
 
 
 def readme_commands() -> list[tuple[int, str]]:
@@ -150,6 +146,10 @@ def make_world(folder: Path, commands: list[str]) -> None:
         shutil.copy(folder / "gt.mp4", folder / "process.mp4")
         shutil.copy(REPO / "loomis" / "lesson" / "paints.yaml", folder / "my_tubes.yaml")
     _loras(folder, full_size="loomis-lora check" in joined and "wan2.1-i2v-14b" in joined)
+    if "loomis-data caption" in joined:  # the captioner named by $LOOMIS_QWEN25_VL: a toy Qwen2.5-VL
+        from loomis_data.tiny_models import save_tiny_qwen25vl
+
+        save_tiny_qwen25vl(folder / "tiny-qwen")
     if MODEL_DIR_PLACEHOLDER in joined or "loomis-data cache" in joined:
         from loomis.models import save_tiny
 
@@ -173,7 +173,7 @@ def world(block: int, tmp_path_factory) -> Path:
 def test_the_exception_lists_name_real_examples():
     """An entry whose example left the README must leave these lists too."""
     text = " | ".join(c for _, c in COMMANDS)
-    for prefix in [*NOT_HERE, *NEEDS_WEIGHTS, *KNOWN_BROKEN]:
+    for prefix in [*NOT_HERE, *NEEDS_WEIGHTS]:
         assert prefix.strip() in text, f"{prefix!r} is no longer in the README: drop it from the list"
 
 
@@ -186,8 +186,6 @@ def test_readme_example_runs(block, command, tmp_path_factory):
         real = os.environ.get("LOOMIS_WAN21_I2V_14B_480P")
         if not real or not shutil.which("nvidia-smi"):
             pytest.skip("needs the Wan 2.1 14B weights ($LOOMIS_WAN21_I2V_14B_480P) and a GPU")
-    if command in KNOWN_BROKEN:
-        pytest.xfail(KNOWN_BROKEN[command])
     folder = world(block, tmp_path_factory)
     argv = shlex.split(command.replace(MODEL_DIR_PLACEHOLDER, str(folder / "tiny-model")))
     if argv[0].startswith("loomis-"):
@@ -195,6 +193,9 @@ def test_readme_example_runs(block, command, tmp_path_factory):
     env = os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for var in ("LOOMIS_MODEL", "LOOMIS_WAN21_I2V_14B_480P", "LOOMIS_WAN21_I2V_14B_720P"):
         env.pop(var, None)
+    env.pop("LOOMIS_QWEN25_VL", None)
+    if (folder / "tiny-qwen").is_dir():
+        env["LOOMIS_QWEN25_VL"] = str(folder / "tiny-qwen")
     if (folder / "tiny-model").is_dir():  # the named model's weights: a saved tiny model
         env["LOOMIS_WAN21_I2V_14B_480P"] = str(folder / "tiny-model")
     r = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
