@@ -29,6 +29,7 @@ from loomis.mediums import build_prompt, get_medium
 log = logging.getLogger(__name__)
 
 RESAMPLE = ("progress", "time")
+UPSCALE_TOLERANCE = 1.02  # a resize of a few percent into the bucket is not worth a warning
 CONDITIONS = ("last_frame", "reference", "variants")
 
 
@@ -112,7 +113,7 @@ def _frame_size(path) -> tuple[int, int]:
 
 def make_items(samples: list[Sample], opts: ClipOptions) -> tuple[list[Item], list[Problem]]:
     """Items for the configured condition; samples that cannot serve are problems (with ids)."""
-    buckets, items, problems = bucket_list(opts), [], []
+    buckets, items, problems, upscaled = bucket_list(opts), [], [], []
     for s in samples:
         try:
             get_medium(s.medium)
@@ -128,9 +129,27 @@ def make_items(samples: list[Sample], opts: ClipOptions) -> tuple[list[Item], li
             log.debug("sample %s has no frame times; spacing by progress", s.id)
         idx = clip_indices(s.progress, s.times, opts.frames, opts.resample)
         bucket = geometry.choose_bucket(w, h, buckets)
+        box = geometry.fit_box((w, h), bucket)
+        if box.w > w * UPSCALE_TOLERANCE or box.h > h * UPSCALE_TOLERANCE:
+            upscaled.append((s.id, box.w / w))
         for v in _conditions(s, opts, problems):
             items.append(Item(item_key(s.id, v), s, v, bucket, idx))
+    warn_upscaled(upscaled, opts)
     return items, problems
+
+
+def warn_upscaled(upscaled: list[tuple[str, float]], opts: ClipOptions) -> None:
+    """Frames smaller than their training bucket are upscaled (blurred training targets): say so,
+    once, with the worst factor and the fix, rather than train on them silently."""
+    if not upscaled:
+        return
+    upscaled.sort(key=lambda t: -t[1])
+    ids = ", ".join(i for i, _ in upscaled[:5]) + (" …" if len(upscaled) > 5 else "")
+    log.warning(
+        "%d sample(s) have frames smaller than the training size %dx%d and are upscaled up to x%.2f "
+        "(%s); curate at the training size (loomis-data curate --max-size, default 832) or lower data.size",
+        len(upscaled), *opts.size, upscaled[0][1], ids,
+    )  # fmt: skip
 
 
 def _conditions(s: Sample, opts: ClipOptions, problems: list[Problem]) -> list[dict | None]:

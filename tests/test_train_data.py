@@ -101,3 +101,18 @@ def test_variants_condition_and_prompt(tmp_path):
     # a sample without variants is a reported problem in the transfer stage
     write_sample(data, "novar", process(painting(7), 4), medium="acrylic")
     assert len(load_items(cfg.path, cfg)) == 2
+
+
+def test_frames_smaller_than_the_training_size_are_upscaled_with_a_warning(tmp_path, caplog):
+    write_sample(tmp_path / "d", "small", process(painting(1, h=24, w=32), 6), medium="oil")
+    write_sample(tmp_path / "d", "big", process(painting(2, h=96, w=128), 6), medium="oil")
+    cfg = DataConfig(path=str(tmp_path / "d"), frames=5, size=[64, 48], aspect_buckets=False)
+    with caplog.at_level("WARNING", logger="loomis.clips"):
+        assert len(load_items(cfg.path, cfg)) == 2
+    (msg,) = [r.getMessage() for r in caplog.records if "upscaled" in r.getMessage()]
+    assert "1 sample(s)" in msg and "x2.00" in msg and "(small)" in msg and "--max-size" in msg
+    caplog.clear()
+    cfg.size = [32, 24]  # now both fit without upscaling
+    with caplog.at_level("WARNING", logger="loomis.clips"):
+        load_items(cfg.path, cfg)
+    assert not [r for r in caplog.records if "upscaled" in r.getMessage()]
