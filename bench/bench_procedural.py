@@ -11,7 +11,6 @@ absent.
 from __future__ import annotations
 
 import os
-import re
 import resource
 import time
 import tracemalloc
@@ -20,19 +19,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from loomis.io import load_image, read_video
+from loomis.io import read_video
 from loomis.mediums import medium_names
+from loomis.metrics.baselines import BASELINE_NAMES, baselines
+from loomis.metrics.devset import load_all, realdata_root
 from loomis.procedural import ProceduralConfig, paint
 
 SIZE = (832, 480)
 SEEDS = (0, 1, 2)
 SPEEDS = ("human", "linear", "fast")
-
-
-def _realdata() -> Path | None:
-    env = os.environ.get("LOOMIS_REALDATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realdata"
-    return path if path.is_dir() else None
 
 
 def _speed_image() -> np.ndarray:
@@ -72,88 +67,112 @@ def bench_speed() -> dict:
     return out
 
 
-def _profile_distance():
-    """PDP from loomis.metrics when present, else a normalised mean-|Δ| profile L2 (same maths)."""
-    try:
-        from loomis.metrics import perceptual_distance_profile
-
-        def score(gen, gt, gen_times=None, gt_times=None) -> float:
-            r = perceptual_distance_profile(gen, gt, generated_times=gen_times, gt_times=gt_times)
-            return r.pdp_norm
-
-        return score, "loomis.metrics PDP (normalised, default distance)"
-    except ImportError:
-
-        def score(gen, gt, gen_times=None, gt_times=None) -> float:
-            def prof(frames, times):
-                ref = cv2.resize(gt[-1], (256, 208)).astype(np.float32)
-                p = np.array(
-                    [np.abs(cv2.resize(f, (256, 208)).astype(np.float32) - ref).mean() for f in frames]
-                )
-                p = (p - p.min()) / (np.ptp(p) + 1e-9)
-                t = (
-                    np.linspace(0, 1, len(p))
-                    if times is None
-                    else (np.asarray(times) - times[0]) / np.ptp(times)
-                )
-                return np.interp(np.linspace(0, 1, 200), t, p)
-
-            return float(np.sqrt(np.mean((prof(gen, gen_times) - prof(gt, gt_times)) ** 2)))
-
-        return score, "mean-|Δ| profile L2 (loomis.metrics absent)"
+MEDIUMS = ("acrylic", "oil", "pencil", "digital")  # the faithful process mediums (arrive at the input)
+EVAL_SIDE = 192  # every process (real and generated) is scored at this long side
+EVAL_FRAMES = 17  # generated frames per process (the real ones have 6-14)
+GROUPS = ("tuning", "held-out", "digital-all", "acrylic")
 
 
-def _human_processes(root: Path) -> dict:
-    a = root / "ArmastusChen_inverse_painting" / "sample_timelapse_frames"
-    files = sorted(a.glob("*.jpg"))
-    times = [
-        int(m.group(1)) * 60 + int(m.group(2)) for m in (re.search(r"t(\d+)m(\d+)s", f.name) for f in files)
-    ]
-    b = root / "inversepainting_github_io" / "comparison"
-    gt_b = read_video(b / "gt_frames_decoded").frames
-    return {
-        "10_t3m21s.jpg": {"gt": [load_image(f) for f in files], "times": times, "peers": {}},
-        "input.jpg": {
-            "gt": gt_b,
-            "times": None,
-            "peers": {n: b / f"{n}.mp4" for n in ("PT", "timecraft", "ours", "svd")},
-        },
-    }
+def _methods() -> list[tuple[str, str | None, str | None]]:
+    """(column name, medium, speed); baselines have no medium."""
+    from loomis.mediums import registry
+
+    out = [(b, None, None) for b in BASELINE_NAMES]
+    for medium in MEDIUMS:
+        if medium in registry():
+            out += [(f"{medium}[{speed}]", medium, speed) for speed in SPEEDS]
+    return out
+
+
+def _score_process(proc) -> dict:
+    """PDP and PDP-norm of every method on one real process (seed 0)."""
+    from loomis.metrics import get_distance, perceptual_distance_profile
+    from loomis.metrics.pdp import distance_profile
+
+    dist = get_distance()
+    gt, target = proc.frames, proc.frames[-1]
+    gt_profile = distance_profile(gt, target, dist)
+    base = baselines(target, gt[0], EVAL_FRAMES)
+    row = {}
+    for name, medium, speed in _methods():
+        if medium is None:
+            frames = base[name]
+        else:
+            frames = paint(target, medium, ProceduralConfig(frames=EVAL_FRAMES, seed=0, speed=speed))
+        r = perceptual_distance_profile(frames, gt, dist, gt_times=proc.times, gt_profile=gt_profile)
+        row[name] = {"pdp": round(r.pdp, 4), "pdp_norm": round(r.pdp_norm, 4)}
+    return {"name": proc.name, "group": proc.group, "scores": row}
+
+
+def _means(rows: list[dict], members) -> dict:
+    picked = [r for r in rows if members(r["group"])]
+    if not picked:
+        return {}
+    out = {}
+    for method in picked[0]["scores"]:
+        vals = [r["scores"][method] for r in picked]
+        out[method] = {k: round(float(np.mean([v[k] for v in vals])), 4) for k in ("pdp", "pdp_norm")}
+    out["_n"] = len(picked)
+    return out
+
+
+def _table(means: dict) -> list[str]:
+    cols = [g for g in GROUPS if means.get(g)]
+    lines = ["| method | " + " | ".join(f"{g} PDP / PDP-norm (n={means[g]['_n']})" for g in cols) + " |"]
+    lines.append("|---|" + "---|" * len(cols))
+    for method in means[cols[0]]:
+        if method == "_n":
+            continue
+        cells = [f"{means[g][method]['pdp']:.3f} / {means[g][method]['pdp_norm']:.3f}" for g in cols]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def bench_plausibility(root: Path) -> dict:
-    score, how = _profile_distance()
-    out: dict = {"metric": how, "lower_is_better": True, "paintings": {}}
-    for name, proc in _human_processes(root).items():
-        gt, times = proc["gt"], proc["times"]
-        target = gt[-1]
-        row: dict = {}
-        for speed in SPEEDS:
-            vals = []
-            for seed in SEEDS:
-                frames = paint(
-                    target, "acrylic", ProceduralConfig(frames=49, seed=seed, speed=speed, max_side=640)
-                )
-                vals.append(score(frames, gt, None, times))
-            row[f"procedural[{speed}]"] = round(float(np.mean(vals)), 4)
-        for peer, path in proc["peers"].items():
-            row[peer] = round(score(read_video(path).frames, gt, None, times), 4)
-        out["paintings"][name] = row
-    cols = list(dict.fromkeys(k for row in out["paintings"].values() for k in row))
-    table = ["| painting | " + " | ".join(cols) + " |"]
-    for name, row in out["paintings"].items():
-        table.append(f"| {name} | " + " | ".join(str(row.get(c, "n/a")) for c in cols) + " |")
-    out["table"] = table
+    """Every method on every real process (the whole development set + the two acrylic ones)."""
+    from multiprocessing import get_context
+
+    procs = load_all(root, side=EVAL_SIDE)
+    workers = max(1, min(2, os.cpu_count() or 1))
+    with get_context("fork").Pool(workers) as pool:
+        rows = pool.map(_score_process, procs, chunksize=1)
+    means = {
+        "tuning": _means(rows, lambda g: g == "tuning"),
+        "held-out": _means(rows, lambda g: g == "held-out"),
+        "digital-all": _means(rows, lambda g: g in ("tuning", "held-out")),
+        "acrylic": _means(rows, lambda g: g == "acrylic"),
+    }
+    return {
+        "metric": "PDP and PDP-norm (loomis.metrics, msssim-deltae), lower is better",
+        "setup": {"side": EVAL_SIDE, "frames": EVAL_FRAMES, "seed": 0, "split": "loomis.metrics.devset"},
+        "means": means,
+        "table": _table(means),
+        "processes": rows,
+    }
+
+
+def bench_peers(root: Path) -> dict:
+    """The peers' published outputs on the lake painting, against its real process."""
+    from loomis.metrics import perceptual_distance_profile
+
+    comp = root / "inversepainting_github_io" / "comparison"
+    gt = read_video(comp / "gt_frames_decoded").frames
+    out = {}
+    for name in ("PT", "timecraft", "ours", "svd"):
+        if (comp / f"{name}.mp4").is_file():
+            r = perceptual_distance_profile(read_video(comp / f"{name}.mp4").frames, gt)
+            out[name] = {"pdp": round(r.pdp, 4), "pdp_norm": round(r.pdp_norm, 4)}
     return out
 
 
 def run(out_dir) -> dict:
     result = {"speed": bench_speed()}
-    root = _realdata()
+    root = realdata_root()
     if root is None:
         result["plausibility"] = {
             "skipped": "real test material absent (set LOOMIS_REALDATA or ../shared/realdata)"
         }
     else:
         result["plausibility"] = bench_plausibility(root)
+        result["peers_on_acrylic_lake"] = bench_peers(root)
     return result

@@ -1,7 +1,7 @@
 """``loomis-eval``: process metrics for generated painting processes.
 
     loomis-eval GENERATED GROUND_TRUTH [--distance NAME] [--json OUT.json]
-    loomis-eval compare GROUND_TRUTH NAME=VIDEO [NAME=VIDEO ...] --out DIR
+    loomis-eval compare GROUND_TRUTH NAME=VIDEO [NAME=VIDEO ...] --out DIR [--baselines]
 
 Videos (mp4, …), animated GIF/WebP or folders of frames; time stamps (or fps) are used where the
 container has them. The first form prints PDP, PDP-norm and the final distance (and writes every
@@ -77,6 +77,12 @@ def build_compare_parser() -> ArgumentParser:
         required=True,
         type=output_arg("dir"),
         help="output folder (created; files in it are replaced)",
+    )
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="add the trivial baselines (linear fade from the first frame's colour and from white, "
+        "blur reveal; loomis.metrics.baselines) as rows, so the table shows whether a method beats them",
     )
     _common(parser)
     return parser
@@ -177,6 +183,15 @@ def _prepare_out(out: str) -> Path:
     return path
 
 
+def baseline_processes(gt, reference=None) -> list:
+    """The trivial baselines for this ground truth, as processes named after them."""
+    from loomis.metrics.baselines import baselines
+    from loomis.metrics.report import Process
+
+    picture = gt.frames[-1] if reference is None else reference
+    return [Process(frames=f, name=n) for n, f in baselines(picture, gt.frames[0]).items()]
+
+
 def run_compare(argv: Sequence[str]) -> int:
     from loomis.metrics import plots
     from loomis.metrics.report import compare, comparison_json, markdown_table
@@ -188,6 +203,8 @@ def run_compare(argv: Sequence[str]) -> int:
     gt = load_process(args.ground_truth, "ground truth", args.max_frames)
     methods = [load_process(path, name, args.max_frames) for name, path in specs]
     reference = load_image(args.reference) if args.reference else None
+    if args.baselines:
+        methods += baseline_processes(gt, reference)
     out = _prepare_out(args.out)
     results = compare(gt, methods, args.distance, closest, reference, progress=_progress)
     table = markdown_table(results, closest)

@@ -3,7 +3,7 @@
 
 Recipe keys (all optional in the YAML except ``recipe``):
 
-``recipe``        paint | pencil | loomis | colouring | watercolour — which process is built
+``recipe``        which process is built: a row of the recipe table (``kinds.KINDS``)
 ``ground``        RGB of the blank support (canvas tone or paper)
 ``stylise``       transfer targets only: pencil-mono | children | coloring-book | watercolor
 ``alpha``         opacity of one colour stroke (acrylic ~0.9, oil softer)
@@ -24,13 +24,12 @@ Recipe keys (all optional in the YAML except ``recipe``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from loomis.errors import InputError
 
 SPEEDS = ("human", "linear", "fast", "strokes")
-RECIPES = ("paint", "pencil", "loomis", "colouring", "watercolour")
 
 # Phase shares of the video time; names are the phases the recipes emit (a missing phase's share
 # is redistributed). Fitted (PDP, bench/bench_procedural.py) to the two real human acrylic
@@ -44,6 +43,7 @@ LOOMIS_PHASES = {"construction": 0.18, "features": 0.17, "contours": 0.1, "hatch
 # much of the time, coloured-pencil hatching and the final blending the rest.
 WATERCOLOUR_PHASES = {"sketch": 0.08, "washes": 0.6, "details": 0.32}
 COLOUR_PENCIL_PHASES = {"graphite": 0.42, "colour": 0.38, "blending": 0.2}
+DIGITAL_PHASES = {"sketch": 0.1, "lineart": 0.15, "flats": 0.3, "shading": 0.25, "rendering": 0.2}
 
 
 @dataclass(frozen=True)
@@ -66,33 +66,6 @@ class Recipe:
     wobble: float = 0.15
     paced: tuple[str, ...] = ()
 
-    @classmethod
-    def from_registry(cls, name: str, row: Mapping[str, Any]) -> Recipe:
-        known = {f.name for f in fields(cls)}
-        unknown = set(row) - known
-        if unknown:
-            raise ValueError(f"mediums.yaml: medium {name!r} procedural has unknown keys {sorted(unknown)}")
-        kwargs = dict(row)
-        for key in ("ground", "sketch_colour"):
-            if key in kwargs:
-                kwargs[key] = tuple(int(v) for v in kwargs[key])
-        if "paced" in kwargs:
-            kwargs["paced"] = tuple(str(v) for v in kwargs["paced"])
-        base = cls()
-        if "phases" not in kwargs:
-            kind = kwargs.get("recipe", base.recipe)
-            kwargs["phases"] = dict(
-                {
-                    "pencil": PENCIL_PHASES,
-                    "loomis": LOOMIS_PHASES,
-                    "colouring": COLOURING_PHASES,
-                    "watercolour": WATERCOLOUR_PHASES,
-                }.get(kind, PAINT_PHASES)
-            )
-        if kwargs.get("recipe", base.recipe) not in RECIPES:
-            raise ValueError(f"mediums.yaml: medium {name!r} has unknown recipe {kwargs.get('recipe')!r}")
-        return replace(base, **kwargs)
-
 
 @dataclass(frozen=True)
 class ProceduralConfig:
@@ -105,7 +78,6 @@ class ProceduralConfig:
                ``strokes`` (equal number of strokes per frame)
     depth:     optional (H, W) depth map, larger = nearer; far regions are painted first
     max_side:  scale the picture so that its long side is at most this (None = keep its size)
-    fps:       frame rate recorded by callers (the painter itself is frame-count based)
     detail:    stroke density multiplier (>1 = more, smaller strokes; slower)
     start:     optional (H, W, 3) uint8 canvas to continue from (the learner's own sketch or
                half-finished painting, aligned with the picture): frame 0 shows it and what
@@ -117,7 +89,6 @@ class ProceduralConfig:
     speed: str = "human"
     depth: Any = None
     max_side: int | None = None
-    fps: float = 16.0
     detail: float = 1.0
     start: Any = None
 

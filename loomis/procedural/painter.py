@@ -17,29 +17,22 @@ import cv2
 import numpy as np
 
 from loomis.errors import InputError
-from loomis.mediums import get_medium
+from loomis.mediums import Medium, get_medium
 from loomis.procedural import fields
-from loomis.procedural.colouring import colouring_plan
 from loomis.procedural.colourpencil import COLOURFUL, burnish_strokes, colour_strokes, colourfulness
 from loomis.procedural.config import COLOUR_PENCIL_PHASES, PENCIL_PHASES, ProceduralConfig, Recipe
-from loomis.procedural.face import detect_face, loomis_plan
+from loomis.procedural.face import detect_face
+from loomis.procedural.finish import measure_plan, with_finish
+from loomis.procedural.kinds import kind_of, recipe_for
 from loomis.procedural.partial import keep_canvas, start_ground
-from loomis.procedural.recipes import Plan, paint_plan, pencil_plan
-from loomis.procedural.render import Canvas, film, measure
+from loomis.procedural.recipes import Plan
+from loomis.procedural.render import Canvas, film
 from loomis.procedural.schedule import plan_cuts
 from loomis.procedural.strokes import Stroke
 from loomis.procedural.stylise import stylise
-from loomis.procedural.watercolour import watercolour_plan
 
 log = logging.getLogger(__name__)
 
-PLANS = {
-    "paint": paint_plan,
-    "pencil": pencil_plan,
-    "loomis": loomis_plan,
-    "colouring": colouring_plan,
-    "watercolour": watercolour_plan,
-}
 _hinted: set[str] = set()  # the pencil-mono hint is logged once per process
 
 
@@ -86,23 +79,23 @@ def order_strokes(strokes: list[Stroke]) -> list[Stroke]:
 
 def paint(
     image: np.ndarray,
-    medium: str,
+    medium: Medium | str,
     cfg: ProceduralConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_stroke: Callable | None = None,
 ) -> list[np.ndarray]:
-    """Paint ``image`` in ``medium``; returns ``cfg.frames`` uint8 RGB frames in painting order.
+    """Paint ``image`` in ``medium`` (a ``Medium``; a name is looked up once); returns ``cfg.frames`` uint8 RGB frames in painting order.
     ``on_stroke(stroke, frame, canvas)`` hears of every stroke drawn (``record.StrokeRecorder``)."""
     cfg = cfg or ProceduralConfig()
     cfg.validate()
     med = get_medium(medium)
-    recipe = Recipe.from_registry(med.name, med.procedural)
+    recipe = recipe_for(med)
     image = fit_size(check_image(image), cfg.max_side)
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     target, layout = stylise(image, recipe.stylise, rng) if recipe.stylise else (image, None)
     face = None
-    if recipe.recipe == "loomis":
+    if kind_of(recipe).face:
         face = detect_face(target)
         if face is None:
             log.warning("loomis: no face found in the picture; drawing it with the pencil recipe instead")
@@ -111,11 +104,11 @@ def paint(
             log.info("loomis: face at x=%d y=%d w=%d h=%d", *face)
     plan = _make_plan(target, recipe, cfg, rng)
     plan.face, plan.layout = face, layout
-    if recipe.recipe in ("pencil", "loomis") and colourfulness(target) > COLOURFUL:
+    if kind_of(recipe).graphite and colourfulness(target) > COLOURFUL:
         _hint_mono(med.name)
         plan.colour = True
         recipe = replace(recipe, phases=colour_phases(recipe.phases))
-    strokes = PLANS[recipe.recipe](plan)
+    strokes = kind_of(recipe).plan(plan)
     if plan.colour:
         strokes += colour_strokes(plan) + burnish_strokes(plan)
     strokes = order_strokes(strokes)
@@ -124,17 +117,19 @@ def paint(
     t1 = time.perf_counter()
     lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
     cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
-    regions = layout.regions if layout is not None else None
+    regions = plan.regions if plan.regions is not None else (layout.regions if layout is not None else None)
     canvas = Canvas(plan.ground, plan.target, fields.bristle_texture(cos, sin, rng), regions, plan.layers)
-    dist = measure(canvas, strokes)
+    strokes, dist, seen = measure_plan(canvas, strokes, plan.rank, plan.detail, finish=cfg.start is None)
     phases = [s.phase for s in strokes]
-    cuts = plan_cuts(dist, phases, recipe.phases, int(cfg.frames), cfg.speed, recipe.paced)
+    cuts = plan_cuts(
+        dist, phases, with_finish(recipe.phases, dist, phases), int(cfg.frames), cfg.speed, recipe.paced, seen
+    )
     frames = film(canvas, strokes, cuts, progress, on_stroke)
     # Any pixel the last strokes only half covered: the finished picture is the finished picture.
     frames[-1] = target.copy()
     log.debug(
         "procedural %s: %d strokes, plan %.2fs, render %.2fs",
-        medium,
+        med.name,
         len(strokes),
         t1 - t0,
         time.perf_counter() - t1,
@@ -164,7 +159,7 @@ def _hint_mono(medium: str) -> None:
 
 
 def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: np.random.Generator) -> Plan:
-    paper = recipe.recipe in ("pencil", "loomis", "colouring", "watercolour")
+    paper = kind_of(recipe).paper
     if cfg.start is not None:
         ground = start_ground(cfg.start, target.shape[:2])
     else:
@@ -174,6 +169,10 @@ def _make_plan(target: np.ndarray, recipe: Recipe, cfg: ProceduralConfig, rng: n
         if depth.ndim not in (2, 3) or depth.size == 0:
             raise InputError(f"depth map must be an (H, W) array, got shape {depth.shape}")
     near = fields.depth_proxy(target, cfg.depth)
+    if cfg.depth is None:
+        subject, figure = fields.subject_map(target)
+        if figure:  # a figure stands out: it is painted first, its surroundings after
+            near = 1.0 - subject
     labels = fields.colour_regions(target, k=7, rng=rng)
     rank = fields.region_rank(labels, near)
     return Plan(target.astype(np.float32), ground, recipe, rank, labels, rng, float(cfg.detail))

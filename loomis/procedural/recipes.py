@@ -47,6 +47,7 @@ class Plan:
     layout: Layout | None = None  # outlines and areas of a line-and-fill restyling (colouring)
     colour: bool = False  # pencil/loomis on a colour picture: coloured pencil follows the graphite
     layers: list[np.ndarray] | None = None  # value maps that glazes darken towards (watercolour)
+    regions: np.ndarray | None = None  # (H, W) int area ids for strokes with ``region`` (digital)
 
     @property
     def side(self) -> int:

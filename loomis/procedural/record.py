@@ -50,8 +50,8 @@ class StrokeRecorder:
         pts = np.asarray(s.pts, np.int64)
         x = np.clip(pts[:, 0], 0, canvas.w - 1)
         y = np.clip(pts[:, 1], 0, canvas.h - 1)
-        if s.glaze >= 0:
-            colour = canvas.layers[s.glaze][y, x].mean(0)
+        if s.glaze >= 0 or s.toward >= 0:
+            colour = canvas.layers[max(s.glaze, s.toward)][y, x].mean(0)
         elif s.colour is None:
             colour = canvas.target[y, x].mean(0)
         else:

@@ -94,7 +94,10 @@ class Canvas:
             layer = self.layers[s.glaze][y0:y1, x0:x1]
             roi *= np.maximum(1.0 - a[..., None] * np.clip(1.0 - layer / np.maximum(roi, 1.0), 0.0, 1.0), 0.0)
         else:
-            paint = self.target[y0:y1, x0:x1] if s.colour is None else s.colour
+            if s.toward >= 0:
+                paint = self.layers[s.toward][y0:y1, x0:x1]
+            else:
+                paint = self.target[y0:y1, x0:x1] if s.colour is None else s.colour
             roi += a[..., None] * (paint - roi)
         if track:
             return float(np.abs(roi - tgt).sum()) - before

@@ -8,7 +8,8 @@ then places the frame cuts so that the distance falls on a chosen curve over tim
             passage quickly and then lingers on it. Drawing phases (which add lines that the
             finished picture does not have) and the recipe's ``paced`` phases (colouring in,
             where time goes with the area covered) advance by stroke count.
-``linear``  the distance falls by the same amount every frame.
+``linear``  the distance falls by the same amount every frame (the evaluation's perceptual
+            distance when the painter measured it, so half-way is half the distance).
 ``fast``    fast early, slow late: distance ∝ (1 - t)².
 ``strokes`` the same number of strokes every frame.
 """
@@ -22,12 +23,15 @@ import numpy as np
 EASE = 2.2  # ease-out exponent inside a phase (1 = linear); fitted with the phase shares
 
 
-def _cut_for(dmono: np.ndarray, target: float, lo: int, hi: int) -> int:
-    """First stroke count in [lo, hi] at which the (non-increasing) distance reaches ``target``."""
+def _cut_for(dmono: np.ndarray, target: float, lo: int, hi: int, nearest: bool = False) -> int:
+    """First stroke count in [lo, hi] at which the (non-increasing) distance reaches ``target``
+    (``nearest``: or the count just before, when that one is closer to it)."""
     seg = dmono[lo : hi + 1]
     # seg is non-increasing: search on the negated, non-decreasing sequence.
-    k = int(np.searchsorted(-seg, -target, side="left"))
-    return lo + min(k, hi - lo)
+    k = min(int(np.searchsorted(-seg, -target, side="left")), hi - lo)
+    if nearest and k > 0 and abs(seg[k - 1] - target) < abs(seg[k] - target):
+        k -= 1
+    return lo + k
 
 
 def plan_cuts(
@@ -37,8 +41,11 @@ def plan_cuts(
     frames: int,
     speed: str,
     paced: Sequence[str] = (),
+    perceptual: np.ndarray | None = None,
 ) -> list[int]:
-    """Frame cuts (number of strokes painted at each frame), first 0 and last len(phases)."""
+    """Frame cuts (number of strokes painted at each frame), first 0 and last len(phases).
+    ``perceptual``: the evaluation's distance after each stroke (``finish.measure_plan``); the
+    ``linear`` and ``fast`` curves are placed on it when given, on ``dist`` otherwise."""
     n = len(phases)
     t = np.linspace(0.0, 1.0, frames)
     if n == 0:
@@ -46,10 +53,10 @@ def plan_cuts(
     if speed == "strokes":
         return [int(round(v * n)) for v in t]
     if speed in ("linear", "fast"):
-        dmono = np.minimum.accumulate(dist)
+        dmono = np.minimum.accumulate(dist if perceptual is None else perceptual)
         d0, d1 = dmono[0], dmono[-1]
         curve = (1 - t) if speed == "linear" else (1 - t) ** 2
-        cuts = [_cut_for(dmono, d1 + (d0 - d1) * c, 0, n) for c in curve]
+        cuts = [_cut_for(dmono, d1 + (d0 - d1) * c, 0, n, nearest=True) for c in curve]
         return _finish(cuts, n)
     return _finish(_human_cuts(dist, list(phases), shares, t, paced), n)
 

@@ -28,6 +28,7 @@ class Stroke:
     region: int = -1  # >= 0: deposit only where the canvas' region map equals this id
     glaze: int = -1  # >= 0: a transparent glaze towards the canvas' layer map of this index
     rim: float = 0.0  # glazes: extra pigment pooled just inside the stroke's edge (dark rim)
+    toward: int = -1  # >= 0: opaque paint of the canvas' layer map of this index (digital shading)
 
 
 def jittered_grid(h: int, w: int, spacing: float, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,93 @@
+"""Issue 12's process properties, on synthetic pictures with known lines and regions: the digital
+recipe (white page, line art before colour, arrives at the input), no pop-in, ``linear`` is
+linear by the evaluation's distance, the recipe table, the progress bar through ``loomis.paint``."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from loomis.mediums import Medium, get_medium, registry
+from loomis.metrics import get_distance
+from loomis.procedural import ProceduralConfig, paint
+from loomis.procedural.kinds import KINDS, recipe_for
+
+FAITHFUL_PROCESS = [n for n, m in registry().items() if m.kind == "process" and m.faithful]
+
+
+@pytest.fixture(scope="module")
+def drawing() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An illustration on white: a red disc and a blue box with black outlines.
+    Returns (picture, line mask, interior mask)."""
+    img = np.full((120, 160, 3), 255, np.uint8)
+    cv2.circle(img, (55, 60), 32, (220, 60, 50), -1)
+    cv2.rectangle(img, (95, 30), (145, 95), (50, 80, 210), -1)
+    lines = np.zeros(img.shape[:2], np.uint8)
+    cv2.circle(lines, (55, 60), 32, 255, 3)
+    cv2.rectangle(lines, (95, 30), (145, 95), 255, 3)
+    img[lines > 0] = (20, 20, 20)
+    inner = np.zeros(img.shape[:2], np.uint8)
+    cv2.circle(inner, (55, 60), 24, 255, -1)
+    cv2.rectangle(inner, (103, 38), (137, 87), 255, -1)
+    return img, lines > 0, inner > 0
+
+
+def test_digital_starts_white_draws_lines_before_colour_and_arrives(drawing):
+    img, lines, inner = drawing
+    frames = paint(img, "digital", ProceduralConfig(frames=25, seed=0))
+    assert frames[0].min() >= 250  # a white page
+    assert np.array_equal(frames[-1], img)
+    line_dark = [f[lines].mean() < 110 for f in frames]
+    coloured = [np.abs(f[inner].astype(float) - img[inner]).mean() < 40 for f in frames]
+    first_lines, first_colour = line_dark.index(True), coloured.index(True)
+    assert first_lines < first_colour, (first_lines, first_colour)
+    # While the line art is there, the shapes' insides are still the white page.
+    assert frames[first_lines][inner].mean() > 200
+
+
+@pytest.mark.parametrize("medium", FAITHFUL_PROCESS)
+def test_last_frame_change_is_small(drawing, medium):
+    img = drawing[0]
+    frames = paint(img, medium, ProceduralConfig(frames=49, seed=0))
+    d = get_distance().to_reference(frames, img)
+    total = d[0] - d[-1]
+    assert total > 0
+    assert (d[-2] - d[-1]) <= 0.03 * total, (medium, (d[-2] - d[-1]) / total)
+
+
+@pytest.mark.parametrize("medium", ["acrylic", "digital"])
+def test_linear_crosses_half_distance_at_mid_time(drawing, medium):
+    img = drawing[0]
+    frames = paint(img, medium, ProceduralConfig(frames=41, seed=0, speed="linear"))
+    d = get_distance().to_reference(frames, img)
+    half = d[-1] + 0.5 * (d[0] - d[-1])
+    t = np.linspace(0, 1, len(d))
+    crossing = float(np.interp(-half, -np.minimum.accumulate(d), t))  # first time d <= half
+    assert abs(crossing - 0.5) <= 0.1, crossing
+
+
+def test_every_medium_recipe_is_in_the_one_table():
+    for medium in registry().values():
+        assert recipe_for(medium).recipe in KINDS
+    broken = Medium("x", "process", "", "w", procedural={"recipe": "fresco"})
+    with pytest.raises(ValueError, match="fresco"):
+        recipe_for(broken)
+
+
+def test_painter_takes_the_medium_object(drawing):
+    img = drawing[0]
+    med = get_medium("digital")
+    a = paint(img, med, ProceduralConfig(frames=4, seed=2))
+    b = paint(img, "digital", ProceduralConfig(frames=4, seed=2))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_progress_reaches_the_caller_through_loomis_paint(drawing):
+    from loomis.paint import PaintConfig, Painter
+
+    calls = []
+    painter = Painter(PaintConfig(backend="procedural", frames=6, seed=0))
+    res = painter.paint(drawing[0], "acrylic", progress=lambda i, n: calls.append((i, n)))
+    assert len(res.frames) == 6
+    assert calls == [(i, 6) for i in range(1, 7)]  # once per frame, in order
