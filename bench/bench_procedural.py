@@ -24,6 +24,7 @@ from loomis.mediums import medium_names
 from loomis.metrics.baselines import BASELINE_NAMES, baselines
 from loomis.metrics.devset import load_all, realdata_root
 from loomis.procedural import ProceduralConfig, paint
+from loomis.procedural.painter import paint_speeds
 
 SIZE = (832, 480)
 SEEDS = (0, 1, 2)
@@ -92,13 +93,13 @@ def _score_process(proc) -> dict:
     dist = get_distance()
     gt, target = proc.frames, proc.frames[-1]
     gt_profile = distance_profile(gt, target, dist)
-    base = baselines(target, gt[0], EVAL_FRAMES)
+    made = dict(baselines(target, gt[0], EVAL_FRAMES))
     row = {}
-    for name, medium, speed in _methods():
-        if medium is None:
-            frames = base[name]
-        else:
-            frames = paint(target, medium, ProceduralConfig(frames=EVAL_FRAMES, seed=0, speed=speed))
+    for name, medium, _speed in _methods():
+        if name not in made:  # one plan per medium, filmed at every speed
+            cfg = ProceduralConfig(frames=EVAL_FRAMES, seed=0)
+            made.update({f"{medium}[{sp}]": f for sp, f in paint_speeds(target, medium, cfg, SPEEDS).items()})
+        frames = made.pop(name)
         r = perceptual_distance_profile(frames, gt, dist, gt_times=proc.times, gt_profile=gt_profile)
         row[name] = {"pdp": round(r.pdp, 4), "pdp_norm": round(r.pdp_norm, 4)}
     return {"name": proc.name, "group": proc.group, "scores": row}

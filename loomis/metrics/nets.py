@@ -58,10 +58,16 @@ def hf_cached(repo: str, filename: str | None = None) -> Path | None:
     if filename:
         hit = try_to_load_from_cache(repo, filename)
         return Path(hit) if isinstance(hit, str) else None
+    from huggingface_hub.errors import IncompleteSnapshotError, LocalEntryNotFoundError
+
     try:
         return Path(snapshot_download(repo, local_files_only=True))
-    except Exception:  # not cached: huggingface_hub raises several error types
+    except IncompleteSnapshotError as exc:  # a broken download is not "not cached"
+        raise InputError(f"the Hugging Face cache of {repo} is incomplete ({exc}); remove it and download again") from exc
+    except LocalEntryNotFoundError:  # not in the cache
         return None
+    except OSError as exc:  # there, but unreadable (permissions, a broken file system)
+        raise InputError(f"the Hugging Face cache of {repo} cannot be read: {exc}") from exc
 
 
 def _missing(metric: str, env: str, where: str) -> InputError:

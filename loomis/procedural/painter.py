@@ -84,57 +84,77 @@ def paint(
     progress: Callable[[int, int], None] | None = None,
     on_stroke: Callable | None = None,
 ) -> list[np.ndarray]:
-    """Paint ``image`` in ``medium`` (a ``Medium``; a name is looked up once); returns ``cfg.frames`` uint8 RGB frames in painting order.
-    ``on_stroke(stroke, frame, canvas)`` hears of every stroke drawn (``record.StrokeRecorder``)."""
+    """Paint ``image`` in ``medium`` (a ``Medium``; a name is looked up once); returns
+    ``cfg.frames`` uint8 RGB frames in painting order. ``progress(done, total)`` is called once
+    per frame; ``on_stroke(stroke, frame, canvas)`` hears of every stroke drawn
+    (``record.StrokeRecorder``)."""
     cfg = cfg or ProceduralConfig()
     cfg.validate()
-    med = get_medium(medium)
-    recipe = recipe_for(med)
-    image = fit_size(check_image(image), cfg.max_side)
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(cfg.seed)
-    target, layout = stylise(image, recipe.stylise, rng) if recipe.stylise else (image, None)
-    face = None
-    if kind_of(recipe).face:
-        face = detect_face(target)
-        if face is None:
-            log.warning("loomis: no face found in the picture; drawing it with the pencil recipe instead")
-            recipe = replace(recipe, recipe="pencil", phases=dict(PENCIL_PHASES))
-        else:
-            log.info("loomis: face at x=%d y=%d w=%d h=%d", *face)
-    plan = _make_plan(target, recipe, cfg, rng)
-    plan.face, plan.layout = face, layout
-    if kind_of(recipe).graphite and colourfulness(target) > COLOURFUL:
-        _hint_mono(med.name)
-        plan.colour = True
-        recipe = replace(recipe, phases=colour_phases(recipe.phases))
-    strokes = kind_of(recipe).plan(plan)
-    if plan.colour:
-        strokes += colour_strokes(plan) + burnish_strokes(plan)
-    strokes = order_strokes(strokes)
-    if cfg.start is not None:
-        strokes = keep_canvas(strokes, plan.ground, plan.target)
-    t1 = time.perf_counter()
-    lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
-    cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
-    regions = plan.regions if plan.regions is not None else (layout.regions if layout is not None else None)
-    canvas = Canvas(plan.ground, plan.target, fields.bristle_texture(cos, sin, rng), regions, plan.layers)
-    strokes, dist, seen = measure_plan(canvas, strokes, plan.rank, plan.detail, finish=cfg.start is None)
-    phases = [s.phase for s in strokes]
-    cuts = plan_cuts(
-        dist, phases, with_finish(recipe.phases, dist, phases), int(cfg.frames), cfg.speed, recipe.paced, seen
-    )
-    frames = film(canvas, strokes, cuts, progress, on_stroke)
-    # Any pixel the last strokes only half covered: the finished picture is the finished picture.
-    frames[-1] = target.copy()
-    log.debug(
-        "procedural %s: %d strokes, plan %.2fs, render %.2fs",
-        med.name,
-        len(strokes),
-        t1 - t0,
-        time.perf_counter() - t1,
-    )
-    return frames
+    return _Painting(image, get_medium(medium), cfg).film(cfg.speed, progress, on_stroke)
+
+
+def paint_speeds(image: np.ndarray, medium: Medium | str, cfg: ProceduralConfig, speeds) -> dict:
+    """One plan filmed at several speed profiles ({speed: frames}; the benchmark's shortcut)."""
+    cfg.validate()
+    painting = _Painting(image, get_medium(medium), cfg)
+    return {speed: painting.film(speed) for speed in speeds}
+
+
+class _Painting:
+    """A planned and measured painting: strokes in order and the distance after each."""
+
+    def __init__(self, image: np.ndarray, med: Medium, cfg: ProceduralConfig) -> None:
+        recipe = recipe_for(med)
+        image = fit_size(check_image(image), cfg.max_side)
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(cfg.seed)
+        target, layout = stylise(image, recipe.stylise, rng) if recipe.stylise else (image, None)
+        face = None
+        if kind_of(recipe).face:
+            face = detect_face(target)
+            if face is None:
+                log.warning("loomis: no face found in the picture; drawing it with the pencil recipe instead")
+                recipe = replace(recipe, recipe="pencil", phases=dict(PENCIL_PHASES))
+            else:
+                log.info("loomis: face at x=%d y=%d w=%d h=%d", *face)
+        plan = _make_plan(target, recipe, cfg, rng)
+        plan.face, plan.layout = face, layout
+        if kind_of(recipe).graphite and colourfulness(target) > COLOURFUL:
+            _hint_mono(med.name)
+            plan.colour = True
+            recipe = replace(recipe, phases=colour_phases(recipe.phases))
+        strokes = kind_of(recipe).plan(plan)
+        if plan.colour:
+            strokes += colour_strokes(plan) + burnish_strokes(plan)
+        strokes = order_strokes(strokes)
+        if cfg.start is not None:
+            strokes = keep_canvas(strokes, plan.ground, plan.target)
+        t1 = time.perf_counter()
+        lum = cv2.GaussianBlur(plan.lum, (0, 0), max(2.0, plan.side / 200))
+        cos, sin = fields.tangent_field(lum, sigma=max(2.0, plan.side / 150), rng=rng)
+        regions = (
+            plan.regions if plan.regions is not None else (layout.regions if layout is not None else None)
+        )
+        self.canvas = Canvas(
+            plan.ground, plan.target, fields.bristle_texture(cos, sin, rng), regions, plan.layers
+        )
+        finish = cfg.start is None
+        self.strokes, self.dist, self.seen = measure_plan(
+            self.canvas, strokes, plan.rank, plan.detail, finish
+        )
+        self.phases = [s.phase for s in self.strokes]
+        self.shares = with_finish(recipe.phases, self.dist, self.phases)
+        self.recipe, self.target, self.frames = recipe, target, int(cfg.frames)
+        log.debug("procedural %s: %d strokes, plan %.2fs, measure %.2fs", med.name, len(self.strokes),
+                  t1 - t0, time.perf_counter() - t1)  # fmt: skip
+
+    def film(self, speed: str, progress: Callable | None = None, on_stroke: Callable | None = None) -> list:
+        rc = self.recipe
+        cuts = plan_cuts(self.dist, self.phases, self.shares, self.frames, speed, rc.paced, self.seen)
+        frames = film(self.canvas, self.strokes, cuts, progress, on_stroke)
+        # Any pixel the last strokes only half covered: the finished picture is the finished picture.
+        frames[-1] = self.target.copy()
+        return frames
 
 
 def colour_phases(graphite: dict[str, float]) -> dict[str, float]:
