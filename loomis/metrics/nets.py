@@ -63,7 +63,9 @@ def hf_cached(repo: str, filename: str | None = None) -> Path | None:
     try:
         return Path(snapshot_download(repo, local_files_only=True))
     except IncompleteSnapshotError as exc:  # a broken download is not "not cached"
-        raise InputError(f"the Hugging Face cache of {repo} is incomplete ({exc}); remove it and download again") from exc
+        raise InputError(
+            f"the Hugging Face cache of {repo} is incomplete ({exc}); remove it and download again"
+        ) from exc
     except LocalEntryNotFoundError:  # not in the cache
         return None
     except OSError as exc:  # there, but unreadable (permissions, a broken file system)

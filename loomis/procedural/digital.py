@@ -18,17 +18,17 @@ from loomis.procedural import fields
 from loomis.procedural.recipes import Plan, contour_strokes
 from loomis.procedural.strokes import Stroke, contour_lines
 
-SKETCH = (150.0, 158.0, 176.0)  # a light blue-grey rough, as on a digital sketch layer
+SKETCH = (120.0, 128.0, 146.0)  # a blue-grey rough, as on a digital sketch layer
 FLAT_REGIONS = 14  # colour clusters before splitting into connected areas
 
 
 def digital_plan(plan: Plan) -> list[Stroke]:
     s = plan.side
-    rough = contour_lines(plan.lum, sigma=max(1.5, s / 110), min_length=s / 12, seg_len=s / 3)[:160]
-    strokes = _wobbled(plan, contour_strokes(plan, rough, SKETCH, 0.45, "sketch"), s / 300)
+    rough = contour_lines(plan.lum, sigma=max(1.5, s / 110), min_length=s / 16, seg_len=s / 3)[:300]
+    strokes = _wobbled(plan, contour_strokes(plan, rough, SKETCH, 0.6, "sketch"), s / 300)
     lines = contour_lines(plan.lum, sigma=max(0.8, s / 400), min_length=s / 25, seg_len=s / 2.5)[:300]
     ink = _line_colours(plan, lines)
-    width = max(1, round(s / 500))
+    width = round(s / 900)  # 0: a one-pixel line (thickness max(1, 2 * radius))
     line_strokes = [
         Stroke(ln, width, c, 0.9, "lineart", texture=0.0, key=i) for i, (ln, c) in enumerate(zip(lines, ink))
     ]

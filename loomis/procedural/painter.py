@@ -150,7 +150,9 @@ class _Painting:
 
     def film(self, speed: str, progress: Callable | None = None, on_stroke: Callable | None = None) -> list:
         rc = self.recipe
-        cuts = plan_cuts(self.dist, self.phases, self.shares, self.frames, speed, rc.paced, self.seen)
+        cuts = plan_cuts(
+            self.dist, self.phases, self.shares, self.frames, speed, rc.paced, self.seen, rc.ease
+        )
         frames = film(self.canvas, self.strokes, cuts, progress, on_stroke)
         # Any pixel the last strokes only half covered: the finished picture is the finished picture.
         frames[-1] = self.target.copy()

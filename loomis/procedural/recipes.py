@@ -30,6 +30,7 @@ from loomis.procedural.strokes import (
 from loomis.procedural.stylise import Layout
 
 GRAPHITE = np.array([58.0, 58.0, 64.0], np.float32)
+BLOCK_LEN = 3  # longest block-in stroke, in brush radii
 
 
 @dataclass
@@ -134,7 +135,13 @@ def sketch_strokes(
 
 
 def layer_strokes(
-    plan: Plan, radius: float, prev: np.ndarray, threshold: float, phase: str, base: float
+    plan: Plan,
+    radius: float,
+    prev: np.ndarray,
+    threshold: float,
+    phase: str,
+    base: float,
+    max_len: int | None = None,
 ) -> tuple[list[Stroke], np.ndarray]:
     """One Hertzmann layer: strokes of ``radius`` where the picture blurred at that scale differs
     from what the previous layers gave. Returns (strokes, this layer's reference)."""
@@ -147,7 +154,7 @@ def layer_strokes(
     if len(seeds) == 0:
         return [], ref
     cos, sin = fields.tangent_field(fields.luminance(ref), sigma=max(radius, 2.0), rng=plan.rng)
-    lines, colours = trace_curved(seeds, ref, prev, cos, sin, radius, max_len=rc.stroke_len)
+    lines, colours = trace_curved(seeds, ref, prev, cos, sin, radius, max_len=max_len or rc.stroke_len)
     colours = _jitter(plan, colours, 5.0 if radius > 6 else 3.0)
     keys = base + order_key(plan, seeds, cell=radius * 6)
     r = max(1, int(round(radius)))
@@ -183,7 +190,9 @@ def paint_plan(plan: Plan) -> list[Stroke]:
     strokes = sketch_strokes(plan, "sketch", rc.sketch_colour, 0.45, 1 / 70, limit=120)
     r0 = rc.block_size * s
     prev = plan.ground
-    block, prev = layer_strokes(plan, r0, prev, threshold=-1.0, phase="block", base=0.0)
+    # The block-in is a coarse version of the picture's own values: short dabs of the blurred
+    # picture's colour, not long strokes that drag one colour across a face (issue 12).
+    block, prev = layer_strokes(plan, r0, prev, threshold=-1.0, phase="block", base=0.0, max_len=BLOCK_LEN)
     strokes += block
     radius = r0
     for i in range(rc.layers):

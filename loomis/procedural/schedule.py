@@ -42,6 +42,7 @@ def plan_cuts(
     speed: str,
     paced: Sequence[str] = (),
     perceptual: np.ndarray | None = None,
+    ease: float = EASE,
 ) -> list[int]:
     """Frame cuts (number of strokes painted at each frame), first 0 and last len(phases).
     ``perceptual``: the evaluation's distance after each stroke (``finish.measure_plan``); the
@@ -58,11 +59,16 @@ def plan_cuts(
         curve = (1 - t) if speed == "linear" else (1 - t) ** 2
         cuts = [_cut_for(dmono, d1 + (d0 - d1) * c, 0, n, nearest=True) for c in curve]
         return _finish(cuts, n)
-    return _finish(_human_cuts(dist, list(phases), shares, t, paced), n)
+    return _finish(_human_cuts(dist, list(phases), shares, t, paced, ease), n)
 
 
 def _human_cuts(
-    dist: np.ndarray, phases: list[str], shares: Mapping[str, float], t: np.ndarray, paced: Sequence[str] = ()
+    dist: np.ndarray,
+    phases: list[str],
+    shares: Mapping[str, float],
+    t: np.ndarray,
+    paced: Sequence[str] = (),
+    ease: float = EASE,
 ) -> list[int]:
     # Phase spans in stroke order (strokes are sorted by phase already).
     spans: list[tuple[str, int, int]] = []
@@ -83,7 +89,7 @@ def _human_cuts(
             cuts.append(a + int(round(u * (b - a))))
             continue
         dmono = np.minimum.accumulate(dist[a : b + 1])
-        g = 1 - (1 - u) ** EASE
+        g = 1 - (1 - u) ** ease
         target = dmono[0] + (dmono[-1] - dmono[0]) * g
         cuts.append(a + _cut_for(dmono, target, 0, b - a))
     return cuts
