@@ -13,8 +13,6 @@ from loomis.metrics import get_distance
 from loomis.procedural import ProceduralConfig, paint
 from loomis.procedural.kinds import KINDS, recipe_for
 
-FAITHFUL_PROCESS = [n for n, m in registry().items() if m.kind == "process" and m.faithful]
-
 
 @pytest.fixture(scope="module")
 def drawing() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,11 +46,11 @@ def test_digital_starts_white_draws_lines_before_colour_and_arrives(drawing):
     assert frames[first_lines][inner].mean() > 200
 
 
-@pytest.mark.parametrize("medium", FAITHFUL_PROCESS)
+@pytest.mark.parametrize("medium", list(registry()))
 def test_last_frame_change_is_small(drawing, medium):
     img = drawing[0]
     frames = paint(img, medium, ProceduralConfig(frames=49, seed=0))
-    d = get_distance().to_reference(frames, img)
+    d = get_distance().to_reference(frames, frames[-1])  # transfer targets end on their restyling
     total = d[0] - d[-1]
     assert total > 0
     assert (d[-2] - d[-1]) <= 0.03 * total, (medium, (d[-2] - d[-1]) / total)
