@@ -91,3 +91,30 @@ def test_progress_reaches_the_caller_through_loomis_paint(drawing):
     res = painter.paint(drawing[0], "acrylic", progress=lambda i, n: calls.append((i, n)))
     assert len(res.frames) == 6
     assert calls == [(i, 6) for i in range(1, 7)]  # once per frame, in order
+
+
+def test_human_curve_exponent_follows_the_pictures_chroma():
+    from dataclasses import replace
+
+    from loomis.procedural.config import Recipe
+    from loomis.procedural.painter import human_exponent
+
+    rc = replace(Recipe(), curve=(1.2, -4.0))
+    grey = np.full((8, 8, 3), 120, np.uint8)  # chroma 0: a = 1.2 + 4 * 0.3
+    assert human_exponent(rc, grey) == pytest.approx(2.4)
+    half = np.zeros((8, 8, 3), np.uint8)
+    half[..., 0] = 102  # chroma 0.4: a = 1.2 - 0.4
+    assert human_exponent(rc, half) == pytest.approx(0.8)
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 255  # chroma 1 -> clipped to the floor
+    assert human_exponent(rc, red) == pytest.approx(0.6)
+    assert human_exponent(Recipe(), grey) is None
+
+
+def test_human_curve_places_cuts_on_the_distance():
+    from loomis.procedural.schedule import plan_cuts
+
+    dist = np.linspace(1.0, 0.0, 2001)  # one stroke = 0.0005 of the distance
+    cuts = plan_cuts(dist, ["a"] * 2000, {"a": 1.0}, 5, "human", perceptual=dist, exponent=2.0)
+    # (1 - t)^2 at t = 0, .25, .5, .75, 1 leaves 1, .5625, .25, .0625, 0 of the distance
+    assert cuts == [0, 875, 1500, 1875, 2000]

@@ -18,6 +18,10 @@ Recipe keys (all optional in the YAML except ``recipe``):
 ``fill_slant``    colouring: how much the hand's slant changes from area to area (radians)
 ``wobble``        colouring: how far the hand's turning points stray, in stroke radii
 ``ease``          ``human`` speed: ease-out exponent inside a phase (2.2 fitted on acrylic)
+``curve``         [base, colour]: ``human`` speed as one curve of the evaluation's distance,
+                  d(t) ∝ (1 - t)^a with a = base + colour × (chroma - 0.3), chroma = the picture's
+                  mean (max - min) / 255 — a colourful picture's distance falls later (its
+                  colour lands after the drawing). Replaces the per-phase shares for timing.
 ``paced``         phases whose time goes with the number of strokes (the hand's work), not with
                   how much closer the picture gets (e.g. [fills] for colouring in)
 """
@@ -69,6 +73,7 @@ class Recipe:
     wobble: float = 0.15
     paced: tuple[str, ...] = ()
     ease: float = 2.2  # ``human`` speed: ease-out exponent inside a phase (1 = even)
+    curve: tuple[float, float] | None = None  # ``human`` speed as one per-picture curve (below)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ def recipe_for(medium: Medium) -> Recipe:
             row[key] = tuple(int(v) for v in row[key])
     if "paced" in row:
         row["paced"] = tuple(str(v) for v in row["paced"])
+    if "curve" in row:
+        row["curve"] = tuple(float(v) for v in row["curve"])
     kind = row.get("recipe", Recipe.recipe)
     if kind not in KINDS:
         raise ValueError(

@@ -145,6 +145,7 @@ class _Painting:
         self.phases = [s.phase for s in self.strokes]
         self.shares = with_finish(recipe.phases, self.dist, self.phases)
         self.recipe, self.target, self.frames = recipe, target, int(cfg.frames)
+        self.exponent = human_exponent(recipe, target)
         log.debug("procedural %s: %d strokes, plan %.2fs, measure %.2fs", med.name, len(self.strokes),
                   t1 - t0, time.perf_counter() - t1)  # fmt: skip
 
@@ -157,6 +158,15 @@ class _Painting:
         # Any pixel the last strokes only half covered: the finished picture is the finished picture.
         frames[-1] = self.target.copy()
         return frames
+
+
+def human_exponent(recipe: Recipe, picture: np.ndarray) -> float | None:
+    """The recipe's per-picture ``human`` curve exponent (``Recipe.curve``), or None."""
+    if recipe.curve is None:
+        return None
+    base, colour = recipe.curve
+    chroma = float((picture.max(-1).astype(np.float32) - picture.min(-1)).mean() / 255.0)
+    return float(np.clip(base + colour * (chroma - 0.3), 0.6, 3.0))
 
 
 def colour_phases(graphite: dict[str, float]) -> dict[str, float]:

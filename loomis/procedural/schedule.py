@@ -43,20 +43,23 @@ def plan_cuts(
     paced: Sequence[str] = (),
     perceptual: np.ndarray | None = None,
     ease: float = EASE,
+    exponent: float | None = None,
 ) -> list[int]:
     """Frame cuts (number of strokes painted at each frame), first 0 and last len(phases).
     ``perceptual``: the evaluation's distance after each stroke (``finish.measure_plan``); the
-    ``linear`` and ``fast`` curves are placed on it when given, on ``dist`` otherwise."""
+    ``linear`` and ``fast`` curves are placed on it when given, on ``dist`` otherwise.
+    ``exponent``: ``human`` is then the curve (1 - t)^exponent of that distance (recipe ``curve``)."""
     n = len(phases)
     t = np.linspace(0.0, 1.0, frames)
     if n == 0:
         return [0] * frames
     if speed == "strokes":
         return [int(round(v * n)) for v in t]
-    if speed in ("linear", "fast"):
+    if speed in ("linear", "fast") or (speed == "human" and exponent is not None):
         dmono = np.minimum.accumulate(dist if perceptual is None else perceptual)
         d0, d1 = dmono[0], dmono[-1]
-        curve = (1 - t) if speed == "linear" else (1 - t) ** 2
+        power = {"linear": 1.0, "fast": 2.0}.get(speed, exponent)
+        curve = (1 - t) ** power
         cuts = [_cut_for(dmono, d1 + (d0 - d1) * c, 0, n, nearest=True) for c in curve]
         return _finish(cuts, n)
     return _finish(_human_cuts(dist, list(phases), shares, t, paced, ease), n)
