@@ -152,7 +152,15 @@ class _Painting:
     def film(self, speed: str, progress: Callable | None = None, on_stroke: Callable | None = None) -> list:
         rc = self.recipe
         cuts = plan_cuts(
-            self.dist, self.phases, self.shares, self.frames, speed, rc.paced, self.seen, rc.ease
+            self.dist,
+            self.phases,
+            self.shares,
+            self.frames,
+            speed,
+            rc.paced,
+            self.seen,
+            rc.ease,
+            self.exponent,
         )
         frames = film(self.canvas, self.strokes, cuts, progress, on_stroke)
         # Any pixel the last strokes only half covered: the finished picture is the finished picture.
