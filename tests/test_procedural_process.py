@@ -118,3 +118,16 @@ def test_human_curve_places_cuts_on_the_distance():
     cuts = plan_cuts(dist, ["a"] * 2000, {"a": 1.0}, 5, "human", perceptual=dist, exponent=2.0)
     # (1 - t)^2 at t = 0, .25, .5, .75, 1 leaves 1, .5625, .25, .0625, 0 of the distance
     assert cuts == [0, 875, 1500, 1875, 2000]
+
+
+def test_digital_human_follows_its_per_picture_curve(drawing):
+    from loomis.procedural.kinds import recipe_for
+    from loomis.procedural.painter import human_exponent
+
+    img = drawing[0]
+    a = human_exponent(recipe_for(get_medium("digital")), img)
+    assert a is not None
+    frames = paint(img, "digital", ProceduralConfig(frames=41, seed=0))  # speed human
+    d = get_distance().to_reference(frames, img)
+    left = (d[20] - d[-1]) / (d[0] - d[-1])  # at mid-time
+    assert left == pytest.approx(0.5**a, abs=0.1), (left, a)
