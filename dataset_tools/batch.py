@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loomis import parallel
 from loomis.dataset import write_sample
 from loomis.errors import InputError
 from loomis.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, write_json
@@ -70,14 +71,8 @@ def gather_inputs(arg: str) -> tuple[list[Path], bool]:
 
 
 def parse_shard(spec: str | None) -> tuple[int, int]:
-    if not spec:
-        return 0, 1
-    m = re.fullmatch(r"(\d+)/(\d+)", spec.strip())
-    if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
-        raise InputError(
-            f"--shard must be i/n with 0 <= i < n (e.g. 0/4, the Slurm array index), got {spec!r}"
-        )
-    return int(m.group(1)), int(m.group(2))
+    """``--shard I/N`` (unset: the whole input), parsed as ``loomis-paint`` parses it."""
+    return parallel.parse_shard(spec) if spec else (0, 1)
 
 
 def sample_ids(videos: list[Path]) -> dict[Path, str]:
@@ -157,9 +152,8 @@ def run_batch(
 ) -> BatchReport:
     """Curate ``videos`` (this shard's share) into ``dataset``. In batch mode a bad video is
     reported and skipped; for a single video its InputError propagates (exit 2)."""
-    i, n = shard
     ids = sample_ids(videos)
-    mine = [v for k, v in enumerate(videos) if k % n == i]
+    mine = parallel.take_shard(videos, shard)
     report = BatchReport()
     bar = progress(total=len(mine), unit="video", desc="curate") if progress else None
     for video in mine:

@@ -10,6 +10,7 @@ from pathlib import Path
 from loomis.cli import progress_enabled
 from loomis.dataset import read_dataset, update_meta
 from loomis.errors import InputError
+from loomis.parallel import take_shard
 
 from .batch import parse_shard
 from .captioning import CaptionBackend, CsvCaptions, QwenVL, clean_caption
@@ -92,10 +93,9 @@ def _backend(args) -> CaptionBackend:
 
 
 def shard_samples(samples: list, shard: tuple[int, int]) -> list:
-    """This shard's share of ``samples``: k % n == i over the samples sorted by id, so that every
-    shard of a Slurm array agrees without talking to the others."""
-    i, n = shard
-    return [s for k, s in enumerate(sorted(samples, key=lambda s: s.id)) if k % n == i]
+    """This shard's share of ``samples``, taken over the samples sorted by id so that every shard of
+    a Slurm array agrees without talking to the others."""
+    return take_shard(sorted(samples, key=lambda s: s.id), shard)
 
 
 def run(args) -> int:

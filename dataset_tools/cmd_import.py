@@ -12,6 +12,7 @@ from loomis.dataset import write_sample
 from loomis.errors import InputError
 from loomis.io import write_json
 from loomis.mediums import get_medium
+from loomis.parallel import take_shard
 
 from . import painvidpro as pvp
 from .batch import parse_shard
@@ -128,7 +129,7 @@ def run(args) -> int:
     shard = parse_shard(args.shard)
     root = Path(args.input)
     folders = pvp.find_videos(root)
-    mine = [f for k, f in enumerate(folders) if k % shard[1] == shard[0]]
+    mine = take_shard(folders, shard)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"imported": {}, "skipped": {}, "not_mapped": {}}

@@ -70,5 +70,5 @@ def test_bad_shard_exit_2(tmp_path, cmd, capsys):
     csv.write_text("s0,A barn\n")
     extra = ["--captions", csv] if cmd == "caption" else ["--to", "pencil-mono"]
     assert cli(cmd, ds, *extra, "--shard", "2/2") == 2
-    assert "--shard must be i/n" in capsys.readouterr().err
+    assert "--shard must be I/N" in capsys.readouterr().err
     assert not read_dataset(ds)[0][0].caption and not read_dataset(ds)[0][0].variants
