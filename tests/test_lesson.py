@@ -169,3 +169,14 @@ def test_lesson_json_holds_regions_palettes_recipes(frames):
     # the block-in's colours are found again, each within ΔE 3 of one laid down
     found = [np.array(s["lab"]) for s in data["steps"][-1]["palette"]]
     assert min(float(delta_e(f, b)) for f in found for b in blocks) <= 3.0
+
+
+def test_stage_words_come_from_the_medium_recipe_row():
+    from loomis.lesson.stages import VOCABULARY, vocabulary
+    from loomis.procedural.kinds import KINDS
+
+    assert {k.stages for k in KINDS.values()} <= set(VOCABULARY)  # every row names known words
+    assert vocabulary("oil") == VOCABULARY["paint"] and vocabulary("loomis") == VOCABULARY["pencil"]
+    assert vocabulary("coloring-book") == VOCABULARY["digital"] == vocabulary("digital")
+    assert vocabulary("watercolor")[1] == ("washes", "block")
+    assert vocabulary("no-such-medium") == vocabulary(None) == VOCABULARY["paint"]

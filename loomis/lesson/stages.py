@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from loomis.errors import InputError
 from loomis.lesson.measure import Transition
 
 MIN_GAIN = 0.08  # a further stage must remove this share of the single-stage spread …
@@ -23,14 +24,13 @@ FLOOR = 0.02  # (and never for less than this share: splitting noise halves nois
 KINDS = ("line", "block", "build", "detail")
 LINE_MIN = 0.3  # a drawing stage: at least this share of its change lies on thin lines
 
-# Stage vocabularies (name, kind) per procedural recipe family; media not listed use "paint".
+# Stage vocabularies (name, kind); a recipe names its own in loomis.procedural.kinds.
 VOCABULARY: dict[str, list[tuple[str, str]]] = {
     "paint": [("drawing", "line"), ("block-in", "block"), ("layers", "build"), ("details", "detail")],
     "digital": [("line art", "line"), ("flats", "block"), ("shading", "build"), ("details", "detail")],
     "pencil": [("construction", "line"), ("tones", "block"), ("shading", "build"), ("details", "detail")],
     "watercolour": [("drawing", "line"), ("washes", "block"), ("glazes", "build"), ("details", "detail")],
 }
-FAMILY = {"paint": "paint", "pencil": "pencil", "loomis": "pencil", "colouring": "digital"}
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,18 @@ class StageSpan:
 
 
 def vocabulary(medium: str | None) -> list[tuple[str, str]]:
-    """The stage names for ``medium`` (a registry name, or None for the paint vocabulary)."""
+    """The stage names for ``medium`` (a registry name), from its procedural recipe's row; the
+    paint words for None or a name the registry does not know (a lesson of any process)."""
+    from loomis.mediums import get_medium
+    from loomis.procedural.kinds import kind_of, recipe_for
+
     if medium is None:
         return VOCABULARY["paint"]
-    if medium in VOCABULARY:
-        return VOCABULARY[medium]
     try:
-        from loomis.mediums import get_medium
-
-        recipe = get_medium(medium).procedural.get("recipe", "paint")
-    except Exception:  # an unknown medium name still gets a lesson, with the paint words
+        kind = kind_of(recipe_for(get_medium(medium)))
+    except InputError:
         return VOCABULARY["paint"]
-    return VOCABULARY.get(
-        recipe if recipe in VOCABULARY else FAMILY.get(recipe, "paint"), VOCABULARY["paint"]
-    )
+    return VOCABULARY[kind.stages]
 
 
 def features(trans: list[Transition]) -> np.ndarray:

@@ -30,15 +30,18 @@ class RecipeKind:
     paper: bool = False  # drawn on paper: a nearly flat ground (a toned ground is brushed on)
     graphite: bool = False  # a graphite drawing: coloured pencil follows on a colour picture
     face: bool = False  # built on a detected face (falls back to ``pencil`` without one)
+    stages: str = "paint"  # the lesson's stage words (loomis.lesson.stages.VOCABULARY)
 
 
 KINDS: dict[str, RecipeKind] = {
     "paint": RecipeKind(paint_plan, cfg.PAINT_PHASES),
-    "pencil": RecipeKind(pencil_plan, cfg.PENCIL_PHASES, paper=True, graphite=True),
-    "loomis": RecipeKind(loomis_plan, cfg.LOOMIS_PHASES, paper=True, graphite=True, face=True),
-    "colouring": RecipeKind(colouring_plan, cfg.COLOURING_PHASES, paper=True),
-    "watercolour": RecipeKind(watercolour_plan, cfg.WATERCOLOUR_PHASES, paper=True),
-    "digital": RecipeKind(digital_plan, cfg.DIGITAL_PHASES, paper=True),
+    "pencil": RecipeKind(pencil_plan, cfg.PENCIL_PHASES, paper=True, graphite=True, stages="pencil"),
+    "loomis": RecipeKind(
+        loomis_plan, cfg.LOOMIS_PHASES, paper=True, graphite=True, face=True, stages="pencil"
+    ),
+    "colouring": RecipeKind(colouring_plan, cfg.COLOURING_PHASES, paper=True, stages="digital"),
+    "watercolour": RecipeKind(watercolour_plan, cfg.WATERCOLOUR_PHASES, paper=True, stages="watercolour"),
+    "digital": RecipeKind(digital_plan, cfg.DIGITAL_PHASES, paper=True, stages="digital"),
 }
 
 
